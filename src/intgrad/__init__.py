@@ -1,0 +1,31 @@
+"""intgrad: Integrated Gradients for PyTorch, TensorFlow/Keras and JAX models.
+
+``import intgrad`` imports none of the frameworks; a backend loads its framework when used.
+"""
+
+from intgrad._api import IntegratedGradients, integrated_gradients
+from intgrad._core.baselines import (
+    BlurBaseline,
+    ConstantBaseline,
+    GaussianBaseline,
+    UniformBaseline,
+)
+from intgrad._core.quadrature import METHODS, QuadratureRule, quadrature_rule
+from intgrad._core.result import Attribution, PathRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "Attribution",
+    "BlurBaseline",
+    "ConstantBaseline",
+    "GaussianBaseline",
+    "IntegratedGradients",
+    "PathRecord",
+    "QuadratureRule",
+    "UniformBaseline",
+    "__version__",
+    "integrated_gradients",
+    "quadrature_rule",
+]

@@ -1,0 +1,133 @@
+"""The contract between the framework-free core and a framework backend.
+
+The core plans *which* points of which example to evaluate and with what weight (as NumPy arrays
+of a few numbers per row); a backend does the tensor work natively — interpolate, run the model,
+take gradients of the selected output, accumulate — without moving tensors to the host per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from intgrad._core.baselines import BaselineRule
+
+__all__ = ["Backend", "ChunkRecord", "PathEvaluator", "Rows"]
+
+
+class Rows(NamedTuple):
+    """A set of path points, one per row: which example, where on its path, with what weight.
+
+    Attributes:
+        example_index: shape (rows,), int64, the example (index into the batch) of each row.
+        alphas: shape (rows,), float64, the path position in [0, 1].
+        weights: shape (rows,), float64, the quadrature weight (0 for rows only evaluated).
+    """
+
+    example_index: np.ndarray
+    alphas: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.example_index.shape[0])
+
+    def slice(self, start: int, stop: int) -> Rows:
+        """The rows ``start:stop``."""
+        return Rows(
+            self.example_index[start:stop], self.alphas[start:stop], self.weights[start:stop]
+        )
+
+
+class ChunkRecord(NamedTuple):
+    """Per-row values a backend reports when asked to record the path.
+
+    Attributes:
+        outputs: shape (rows,), float64, the selected output at each point.
+        mean_gradients: shape (rows,), float64, the mean over all input features of the
+            gradient at each point.
+    """
+
+    outputs: np.ndarray
+    mean_gradients: np.ndarray
+
+
+class PathEvaluator(Protocol):
+    """Tensor work bound to one model, one batch of inputs, one baseline and the targets."""
+
+    def zeros(self) -> Any:
+        """A fresh accumulator (opaque to the core): weighted gradient sums, per input."""
+        ...
+
+    def accumulate(self, state: Any, rows: Rows, record: bool) -> tuple[Any, ChunkRecord | None]:
+        """Add ``Σ weight · ∂F/∂x`` at the rows' points into ``state``; return the new state.
+
+        With ``record=True`` also return the rows' outputs and mean gradients (this syncs with
+        the device; without it nothing is copied to the host).
+        """
+        ...
+
+    def forward(self, rows: Rows) -> np.ndarray:
+        """The selected output at the rows' points, shape (rows,), float64 (no gradients)."""
+        ...
+
+    def finish(self, state: Any) -> tuple[tuple[Any, ...], np.ndarray]:
+        """Scale the accumulated gradients by (x − x′).
+
+        Returns:
+            The attributions, one native tensor per input (shape and dtype of that input), and
+            their sum per example, shape (examples,), float64.
+        """
+        ...
+
+
+class Backend(Protocol):
+    """One framework's handful of operations. Implementations live in ``intgrad.backends``."""
+
+    name: str
+
+    def is_native(self, value: object) -> bool:
+        """Whether ``value`` is a tensor of this framework (checked without importing it)."""
+        ...
+
+    def accepts_model(self, model: object) -> bool:
+        """Whether ``model`` is a model object of this framework."""
+        ...
+
+    def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
+        """Validate inputs (floating, same batch size) and convert arrays to native tensors."""
+        ...
+
+    def to_numpy(self, value: Any) -> np.ndarray:
+        """Copy a native tensor (or anything array-like) to a NumPy array."""
+        ...
+
+    def make_baseline(self, rule: BaselineRule, inputs: Any) -> Any:
+        """A native baseline of the shape, dtype and device of ``inputs`` for one rule."""
+        ...
+
+    def model_guard(self, model: Any) -> AbstractContextManager[Callable[..., Any]]:
+        """Enter: prepare ``model`` for input gradients and yield the callable to evaluate.
+
+        Exit: restore every piece of model state changed on entry, on success and on error.
+        """
+        ...
+
+    def evaluator(
+        self,
+        model_fn: Callable[..., Any],
+        inputs: tuple[Any, ...],
+        baselines: tuple[Any, ...],
+        targets: np.ndarray | None,
+        output: str | Callable[[Any], Any] | None,
+        additional_forward_args: tuple[Any, ...],
+        chunk_rows: int,
+    ) -> PathEvaluator:
+        """Bind the tensor work of one call; ``chunk_rows`` is the largest chunk it will get."""
+        ...
+
+    def mean(self, attributions: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+        """The element-wise mean of several attribution tuples."""
+        ...

@@ -1,0 +1,82 @@
+"""The result of an attribution call: attributions plus the numbers that let users trust them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Attribution", "PathRecord"]
+
+
+@dataclass(frozen=True)
+class PathRecord:
+    """What the model did along the straight-line path, for the tutorial's saturation plots.
+
+    Attributes:
+        alphas: shape (examples, points), float64, path positions in [0, 1], as evaluated
+            (sorted ascending per example).
+        outputs: shape (examples, points), float64, the selected output F(x′ + α(x − x′)).
+        mean_gradients: shape (examples, points), float64, the mean over all input features of
+            ∂F/∂x at that point (the tutorial's "average pixel gradient").
+    """
+
+    alphas: np.ndarray
+    outputs: np.ndarray
+    mean_gradients: np.ndarray
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Integrated Gradients attributions and their completeness check.
+
+    Attributes:
+        attributions: the attributions, in the framework, shape, dtype and device of the inputs
+            (a tuple when the inputs were a tuple).
+        delta: shape (examples,), float64, the signed completeness gap
+            ``sum(attributions) − (F(x) − F(x′))``; ``None`` when not computed.
+        f_input: shape (examples,), float64, F(x) for the selected output, or ``None``.
+        f_baseline: shape (examples,), float64, F(x′), averaged over baselines, or ``None``.
+        baseline_deltas: shape (baselines, examples), float64, the gap of each baseline's own
+            attributions, or ``None``.
+        attribution_sums: shape (examples,), float64, the sum of all attributions per example.
+        steps: gradient evaluations (forward + backward passes) used per example, all
+            baselines together.
+        forward_evaluations: forward-only evaluations used per example (completeness check and
+            any adaptive pilot pass).
+        method: the quadrature rule's name, or ``"auto"``.
+        target: shape (examples,), int64, the selected output per example, or ``None``.
+        baselines: a description of each baseline used.
+        paths: one :class:`PathRecord` per baseline when ``return_path=True``, else empty.
+        estimated_error: the adaptive mode's estimate of the relative integration error, or
+            ``None`` for fixed rules.
+    """
+
+    attributions: Any
+    delta: np.ndarray | None
+    f_input: np.ndarray | None
+    f_baseline: np.ndarray | None
+    baseline_deltas: np.ndarray | None
+    attribution_sums: np.ndarray
+    steps: int
+    forward_evaluations: int
+    method: str
+    target: np.ndarray | None
+    baselines: tuple[str, ...]
+    paths: tuple[PathRecord, ...] = field(default=())
+    estimated_error: float | None = None
+
+    @property
+    def path(self) -> PathRecord | None:
+        """The path record of the first baseline, or ``None`` when none was recorded."""
+        return self.paths[0] if self.paths else None
+
+    @property
+    def relative_delta(self) -> np.ndarray | None:
+        """shape (examples,): ``|delta| / |F(x) − F(x′)|`` (``inf`` where the difference is 0)."""
+        if self.delta is None or self.f_input is None or self.f_baseline is None:
+            return None
+        scale = np.abs(self.f_input - self.f_baseline)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(scale > 0, np.abs(self.delta) / scale, np.inf)

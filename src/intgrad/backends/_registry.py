@@ -1,0 +1,56 @@
+"""Pick the backend for a call from the inputs, the model, or an explicit name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from intgrad._core.backend import Backend
+
+__all__ = ["BACKEND_NAMES", "get_backend", "select_backend"]
+
+# name → (module, class, the pip extra that installs the framework)
+_BACKENDS = {
+    "torch": ("intgrad.backends.torch", "TorchBackend", "torch", "torch"),
+}
+
+BACKEND_NAMES: tuple[str, ...] = tuple(_BACKENDS)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; ``ImportError`` naming the extra if its framework is absent."""
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_NAMES)}; got {name!r}")
+    module_name, class_name, framework, extra = _BACKENDS[name]
+    try:
+        importlib.import_module(framework)
+    except ImportError:
+        raise ImportError(
+            f"the {name} backend needs {framework}: pip install 'intgrad[{extra}]'"
+        ) from None
+    backend: Backend = getattr(importlib.import_module(module_name), class_name)()
+    return backend
+
+
+def _candidates() -> list[Backend]:
+    # Instantiating a backend imports no framework, so all can be asked cheaply.
+    return [getattr(importlib.import_module(m), c)() for m, c, _, _ in _BACKENDS.values()]
+
+
+def select_backend(model: object, inputs: Sequence[object], name: str | None = None) -> Backend:
+    """The backend named ``name``, else the one whose tensors ``inputs`` are, else the model's."""
+    if name is not None:
+        return get_backend(name)
+    candidates = _candidates()
+    for backend in candidates:
+        if any(backend.is_native(x) for x in inputs):
+            return backend
+    for backend in candidates:
+        if backend.accepts_model(model):
+            return backend
+    raise TypeError(
+        "cannot tell which framework to use: inputs are "
+        f"{', '.join(sorted({type(x).__name__ for x in inputs}))} and the model is "
+        f"{type(model).__name__}; pass tensors of your framework or backend="
+        f"{'|'.join(repr(n) for n in BACKEND_NAMES)}"
+    )

@@ -1,0 +1,165 @@
+"""PyTorch backend: model state, dtypes, structure, and agreement with Captum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import IntegratedGradients as CaptumIntegratedGradients
+
+from intgrad import METHODS, integrated_gradients
+
+
+class TwoInputNet(torch.nn.Module):
+    """Two inputs plus an additional forward argument (a per-example scale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Tanh())
+        self.vector = torch.nn.Linear(5, 4)
+        self.head = torch.nn.Linear(4 * 6 * 6 + 4, 3)
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def forward(self, image, vector, scale):
+        features = torch.cat([self.image(image).flatten(1), torch.tanh(self.vector(vector))], 1)
+        return self.head(self.dropout(features)) * scale
+
+
+@pytest.fixture
+def net() -> TwoInputNet:
+    torch.manual_seed(0)
+    return TwoInputNet().double().eval()
+
+
+@pytest.fixture
+def inputs() -> tuple:
+    generator = torch.Generator().manual_seed(1)
+    image = torch.rand(3, 3, 6, 6, generator=generator, dtype=torch.float64)
+    vector = torch.randn(3, 5, generator=generator, dtype=torch.float64)
+    return image, vector
+
+
+def _captum(net, inputs, method: str, steps: int, **kwargs):
+    explainer = CaptumIntegratedGradients(net)
+    return explainer.attribute(inputs, n_steps=steps, method=method, **kwargs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("steps", [5, 24])
+def test_agrees_with_captum(net, inputs, method: str, steps: int) -> None:
+    scale = torch.tensor([[1.0], [2.0], [0.5]], dtype=torch.float64)
+    targets = [0, 2, 1]
+    ours = integrated_gradients(
+        net,
+        inputs,
+        target=targets,
+        steps=steps,
+        method=method,
+        additional_forward_args=(scale,),
+        batch_size=7,
+    )
+    theirs = _captum(
+        net,
+        inputs,
+        method,
+        steps,
+        target=targets,
+        additional_forward_args=(scale,),
+        internal_batch_size=7,
+    )
+    # Captum's trapezoid weights sum to 1 − 1/n; ours to 1.
+    correction = steps / (steps - 1) if method == "riemann_trapezoid" else 1.0
+    for mine, reference in zip(ours.attributions, theirs, strict=True):
+        np.testing.assert_allclose(
+            mine.numpy(), reference.numpy() * correction, rtol=1e-5, atol=1e-12
+        )
+
+
+def test_model_state_is_untouched_on_success_and_error(net, inputs) -> None:
+    net.train()
+    net.head.eval()
+    net.vector.weight.requires_grad_(False)
+    flags = {name: p.requires_grad for name, p in net.named_parameters()}
+    modes = {name: m.training for name, m in net.named_modules()}
+    scale = torch.ones(3, 1, dtype=torch.float64)
+
+    integrated_gradients(net, inputs, target=0, steps=4, additional_forward_args=(scale,))
+    assert {n: p.requires_grad for n, p in net.named_parameters()} == flags
+    assert {n: m.training for n, m in net.named_modules()} == modes
+    assert all(p.grad is None for p in net.parameters())
+
+    with pytest.raises(ValueError, match="out of range"):
+        integrated_gradients(net, inputs, target=7, steps=4, additional_forward_args=(scale,))
+    assert {n: p.requires_grad for n, p in net.named_parameters()} == flags
+    assert {n: m.training for n, m in net.named_modules()} == modes
+
+
+def test_parameters_are_frozen_during_the_call(inputs) -> None:
+    seen: list[bool] = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(5, 2).double()
+
+        def forward(self, x):
+            seen.append(self.linear.weight.requires_grad)
+            return self.linear(x)
+
+    spy = Spy()
+    integrated_gradients(spy, inputs[1], target=1, steps=3)
+    assert seen and not any(seen)
+    assert spy.linear.weight.requires_grad
+
+
+def test_works_inside_no_grad_and_keeps_inputs_untouched(net, inputs) -> None:
+    image, vector = inputs
+    before = image.clone()
+    scale = torch.ones(3, 1, dtype=torch.float64)
+    with torch.no_grad():
+        result = integrated_gradients(
+            net, (image, vector), target=1, steps=8, additional_forward_args=(scale,)
+        )
+    assert torch.equal(image, before) and not image.requires_grad
+    assert result.attributions[0].shape == image.shape
+    assert result.attributions[0].dtype == torch.float64
+    assert not result.attributions[0].requires_grad
+
+
+def test_plain_callable_and_numpy_inputs_with_backend_name() -> None:
+    def model(x):
+        return (x**3).sum(dim=1)
+
+    result = integrated_gradients(model, [np.array([[1.0, 2.0]])], backend="torch", steps=8)
+    # x³ with a degree-2 gradient: 8 Gauss–Legendre nodes are exact.
+    np.testing.assert_allclose(result.attributions[0].numpy(), [[1.0, 8.0]], rtol=1e-12)
+
+
+def test_half_precision_inputs_accumulate_in_float32() -> None:
+    linear = torch.nn.Linear(4, 2).to(torch.bfloat16)
+    x = torch.ones(2, 4, dtype=torch.bfloat16)
+    result = integrated_gradients(linear, x, target=0, steps=16)
+    assert result.attributions.dtype == torch.bfloat16
+    expected = linear.weight[0].float() * 1.0
+    np.testing.assert_allclose(
+        result.attributions.float().numpy(), expected.expand(2, 4).detach().numpy(), rtol=1e-2
+    )
+
+
+def test_baselines_explicit_blur_gaussian(inputs) -> None:
+    image = inputs[0]
+
+    def model(x):
+        return x.flatten(1).sum(dim=1)
+
+    explicit = torch.full((1, 3, 1, 1), 0.25, dtype=torch.float64)
+    result = integrated_gradients(model, image, baselines=explicit, steps=2)
+    np.testing.assert_allclose(result.attributions.numpy(), image.numpy() - 0.25, rtol=1e-12)
+
+    blurred = integrated_gradients(model, image, baselines="blur", steps=2)
+    assert blurred.baselines == ("blur(sigma=5)",)
+    noisy = [
+        integrated_gradients(model, image, baselines="gaussian", seed=s, steps=2) for s in (3, 3, 4)
+    ]
+    assert torch.equal(noisy[0].attributions, noisy[1].attributions)
+    assert not torch.equal(noisy[0].attributions, noisy[2].attributions)
