@@ -1,0 +1,1 @@
+"""Arrays to pictures: attribution masks, overlays and the tutorial's figures (NumPy/matplotlib)."""
