@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,11 @@ from tests.frameworks import installed_frameworks, make_framework
 
 
 @pytest.fixture(params=installed_frameworks())
-def framework(request: pytest.FixtureRequest) -> Any:
-    return make_framework(request.param)
+def framework(request: pytest.FixtureRequest) -> Iterator[Any]:
+    adapter = make_framework(request.param)
+    yield adapter
+    # JAX's adapter switches x64 on for float64 tests; put the global setting back.
+    getattr(adapter, "close", lambda: None)()
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def integrated_gradients(
     return_path: bool = False,
     seed: int | None = None,
     backend: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Attribution:
     """Attribute the model's selected output to its inputs with Integrated Gradients.
 
@@ -76,13 +77,17 @@ def integrated_gradients(
         batch_size: the most path points (examples × steps) per model call; bounds memory.
             Default: chosen from the input size.
         additional_forward_args: extra positional model arguments after the inputs. Tensors
-            whose first axis has one entry per example are repeated along the path.
+            of the inputs' framework whose first axis has one entry per example are repeated
+            along the path; anything else is passed as it is.
         output: None (raw outputs), "probability" (softmax over the last axis, as in the
             TensorFlow tutorial) or a callable applied to the raw outputs.
         return_delta: compute the completeness gap (two extra forward passes per example).
         return_path: record F and the mean gradient at every path point (saturation plots).
         seed: seed for the "uniform" and "gaussian" baselines.
-        backend: "torch" to force a framework; default: detected from inputs and model.
+        backend: "torch", "tensorflow" or "jax" to force a framework; default: detected from
+            the inputs' tensor type, then the model's type.
+        progress: called as ``progress(done, total)`` (gradient evaluations, all examples and
+            baselines together) after each chunk, e.g. to drive a progress bar.
 
     Returns:
         An :class:`~intgrad.Attribution`.
@@ -106,6 +111,7 @@ def integrated_gradients(
         compute_delta=return_delta,
         return_path=return_path,
         seed=seed,
+        progress=progress,
     )
     with chosen.model_guard(model) as model_fn:
         result = run(chosen, model_fn, prepared, request)

@@ -38,6 +38,7 @@ class AttributionRequest:
         compute_delta: whether to run the completeness check.
         return_path: whether to record outputs and mean gradients along the path.
         seed: seed for named random baselines.
+        progress: called as ``progress(done, total)`` in gradient evaluations after each chunk.
     """
 
     rule: QuadratureRule
@@ -50,6 +51,7 @@ class AttributionRequest:
     compute_delta: bool
     return_path: bool
     seed: int | None
+    progress: Callable[[int, int], None] | None = None
 
 
 def normalise_targets(target: object, num_examples: int, backend: Backend) -> np.ndarray | None:
@@ -90,12 +92,28 @@ def _check_finite(name: str, values: np.ndarray) -> None:
         )
 
 
+class _ProgressCounter:
+    """Turns per-chunk row counts into ``progress(done, total)`` calls."""
+
+    def __init__(self, report: Callable[[int, int], None] | None, total: int) -> None:
+        self.report, self.total, self.done = report, total, 0
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.report is not None:
+            self.report(self.done, self.total)
+
+
 def _one_baseline(
-    evaluator: PathEvaluator, request: AttributionRequest, num_examples: int, chunk_rows: int
+    evaluator: PathEvaluator,
+    request: AttributionRequest,
+    num_examples: int,
+    chunk_rows: int,
+    progress: _ProgressCounter,
 ) -> tuple[tuple[Any, ...], np.ndarray, PathRecord | None]:
     rows = rule_rows(num_examples, request.rule)
     state, record = accumulate_rows(
-        evaluator, evaluator.zeros(), rows, chunk_rows, request.return_path
+        evaluator, evaluator.zeros(), rows, chunk_rows, request.return_path, progress
     )
     attributions, sums = evaluator.finish(state)
     path = None if record is None else path_record(rows, record, num_examples)
@@ -115,8 +133,10 @@ def run(
     """
     num_examples, features = _count_elements(backend, inputs)
     steps = request.rule.alphas.shape[0]
-    chunk_rows = request.batch_size or default_chunk_rows(features, num_examples * steps)
+    total_rows = num_examples * steps
+    chunk_rows = min(request.batch_size or default_chunk_rows(features, total_rows), total_rows)
     baseline_rules = resolve_baselines(request.baselines, len(inputs), request.seed)
+    progress = _ProgressCounter(request.progress, num_examples * steps * len(baseline_rules))
 
     per_baseline, sums, deltas, f_inputs, f_baselines, paths = [], [], [], [], [], []
     for rules in baseline_rules:
@@ -131,7 +151,7 @@ def run(
             chunk_rows,
         )
         attributions, attribution_sum, path = _one_baseline(
-            evaluator, request, num_examples, chunk_rows
+            evaluator, request, num_examples, chunk_rows, progress
         )
         _check_finite("attributions", attribution_sum)
         per_baseline.append(attributions)

@@ -11,7 +11,7 @@ size, never on the number of steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -63,9 +63,16 @@ def iter_chunks(rows: Rows, chunk_rows: int) -> Iterator[Rows]:
 
 
 def accumulate_rows(
-    evaluator: PathEvaluator, state: object, rows: Rows, chunk_rows: int, record: bool
+    evaluator: PathEvaluator,
+    state: object,
+    rows: Rows,
+    chunk_rows: int,
+    record: bool,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[object, ChunkRecord | None]:
     """Add the weighted gradients at ``rows`` into ``state``, one chunk at a time.
+
+    ``on_chunk``, if given, is called with the number of rows after each chunk (progress).
 
     Returns:
         The new state and, with ``record=True``, the per-row outputs and mean gradients of all
@@ -76,6 +83,8 @@ def accumulate_rows(
         state, chunk_record = evaluator.accumulate(state, chunk, record)
         if chunk_record is not None:
             records.append(chunk_record)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
     if not record:
         return state, None
     return state, ChunkRecord(

@@ -9,9 +9,11 @@ from intgrad._core.backend import Backend
 
 __all__ = ["BACKEND_NAMES", "get_backend", "select_backend"]
 
-# name → (module, class, the pip extra that installs the framework)
+# name → (backend module, backend class, framework module, pip extra that installs it)
 _BACKENDS = {
     "torch": ("intgrad.backends.torch", "TorchBackend", "torch", "torch"),
+    "tensorflow": ("intgrad.backends.tensorflow", "TensorFlowBackend", "tensorflow", "tensorflow"),
+    "jax": ("intgrad.backends.jax", "JaxBackend", "jax", "jax"),
 }
 
 BACKEND_NAMES: tuple[str, ...] = tuple(_BACKENDS)

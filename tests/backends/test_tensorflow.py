@@ -1,0 +1,353 @@
+"""TensorFlow backend: structure, tracing, SavedModel/TF-Hub loading and the tutorial's numbers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from intgrad import UniformBaseline, integrated_gradients  # noqa: E402
+from intgrad.backends import select_backend  # noqa: E402
+from intgrad.backends.tensorflow import TensorFlowBackend  # noqa: E402
+
+
+def _dense_model(rng: np.random.Generator, features: int = 4, classes: int = 3) -> Any:
+    model = keras.Sequential(
+        [
+            keras.Input((features,)),
+            keras.layers.Dense(5, activation="tanh"),
+            keras.layers.Dense(classes),
+        ]
+    )
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.weights])
+    return model
+
+
+def _cnn(rng: np.random.Generator) -> Any:
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(3, 3, padding="same", activation="tanh"),
+            keras.layers.Conv2D(4, 3, padding="same", activation="tanh"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
+    for layer in model.layers:
+        layer.set_weights(
+            [0.5 * rng.normal(size=w.shape).astype(np.float32) for w in layer.weights]
+        )
+    return model
+
+
+@pytest.fixture
+def dense(rng: np.random.Generator) -> Any:
+    return _dense_model(rng)
+
+
+@pytest.fixture
+def batch(rng: np.random.Generator) -> Any:
+    return tf.constant(rng.normal(size=(3, 4)).astype(np.float32))
+
+
+class _Counting:
+    """A plain callable that counts how often TensorFlow runs its Python body (= traces)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls = 0
+
+    def __call__(self, x: Any) -> Any:
+        self.calls += 1
+        return self.model(x)
+
+
+# -- structure, dtype, device -------------------------------------------------------------------
+
+
+def test_single_tensor_in_single_tensor_out(dense: Any, batch: Any) -> None:
+    result = integrated_gradients(dense, batch, target=1, steps=8)
+    assert isinstance(result.attributions, tf.Tensor)
+    assert result.attributions.shape == batch.shape
+    assert result.attributions.dtype == tf.float32
+    assert result.attributions.device == batch.device
+    # Completeness within float32 quadrature error for a smooth 2-layer net and 8 nodes.
+    assert np.abs(result.delta).max() < 1e-4
+
+
+def test_tuple_inputs_with_a_two_input_keras_model(rng: np.random.Generator) -> None:
+    left, right = keras.Input((3,)), keras.Input((2,))
+    joined = keras.layers.Concatenate()([left, right])
+    model = keras.Model([left, right], keras.layers.Dense(2, activation="tanh")(joined))
+    a = tf.constant(rng.normal(size=(2, 3)).astype(np.float32))
+    b = tf.constant(rng.normal(size=(2, 2)).astype(np.float32))
+    result = integrated_gradients(model, (a, b), target=0, steps=16)
+    assert isinstance(result.attributions, tuple) and len(result.attributions) == 2
+    assert [t.shape for t in result.attributions] == [a.shape, b.shape]
+    assert np.abs(result.delta).max() < 1e-5
+
+
+def test_float64_end_to_end(rng: np.random.Generator) -> None:
+    weight = tf.constant(rng.normal(size=(4, 2)))
+
+    def model(x: Any) -> Any:
+        return tf.tanh(x @ weight)
+
+    x = tf.constant(rng.normal(size=(2, 4)))
+    result = integrated_gradients(model, x, target=1, steps=32)
+    assert result.attributions.dtype == tf.float64
+    # 32 Gauss–Legendre nodes on an analytic path: float64 round-off only.
+    assert np.abs(result.delta).max() < 1e-12
+
+
+def test_float64_inputs_to_a_float32_keras_model(dense: Any, batch: Any) -> None:
+    result = integrated_gradients(dense, tf.cast(batch, tf.float64), target=0, steps=8)
+    assert result.attributions.dtype == tf.float64
+    reference = integrated_gradients(dense, batch, target=0, steps=8).attributions
+    np.testing.assert_allclose(result.attributions.numpy(), reference.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_numpy_inputs_with_a_keras_model(dense: Any, batch: Any) -> None:
+    from_numpy = integrated_gradients(dense, batch.numpy(), target=2, steps=8)
+    from_tensor = integrated_gradients(dense, batch, target=2, steps=8)
+    assert isinstance(from_numpy.attributions, tf.Tensor)
+    np.testing.assert_array_equal(from_numpy.attributions.numpy(), from_tensor.attributions.numpy())
+
+
+def test_model_state_is_untouched(dense: Any, batch: Any) -> None:
+    dense.layers[0].trainable = False
+    before = [w.numpy().copy() for w in dense.weights]
+    integrated_gradients(dense, batch, target=0, steps=4)
+    assert [layer.trainable for layer in dense.layers] == [False, True]
+    for old, new in zip(before, dense.weights, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())
+
+
+# -- one trace per call ------------------------------------------------------------------------
+
+
+def test_chunks_and_baselines_share_one_trace(dense: Any, batch: Any) -> None:
+    counting = _Counting(dense)
+    # 3 examples × 10 steps = 30 rows in chunks of 4: 7 full chunks and a padded one of 2.
+    result = integrated_gradients(
+        counting, batch, target=0, steps=10, batch_size=4, baselines=[0.0, 0.5, "uniform"], seed=1
+    )
+    assert counting.calls == 2  # one trace of the chunk step, one of the forward pass
+    assert result.steps == 30
+
+
+def test_padded_last_chunk_adds_nothing(dense: Any, batch: Any) -> None:
+    whole = integrated_gradients(dense, batch, target=0, steps=10, method="riemann_trapezoid")
+    chunked = integrated_gradients(
+        dense, batch, target=0, steps=10, method="riemann_trapezoid", batch_size=7
+    )
+    np.testing.assert_allclose(
+        chunked.attributions.numpy(), whole.attributions.numpy(), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_path_record_has_the_rows_only(dense: Any, batch: Any) -> None:
+    result = integrated_gradients(
+        dense, batch, target=0, steps=5, batch_size=4, return_path=True, method="riemann_right"
+    )
+    assert result.path is not None
+    assert result.path.outputs.shape == (3, 5)
+    np.testing.assert_allclose(result.path.outputs[:, -1], dense(batch).numpy()[:, 0], rtol=1e-3)
+
+
+# -- arguments ---------------------------------------------------------------------------------
+
+
+def test_per_example_targets_and_forward_args(rng: np.random.Generator) -> None:
+    weight = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
+
+    def model(x: Any, scale: Any, shift: float) -> Any:
+        return tf.tanh(x @ weight) * scale + shift
+
+    x = tf.constant(rng.normal(size=(2, 4)).astype(np.float32))
+    scale = tf.constant([[1.0], [3.0]])
+    both = integrated_gradients(
+        model, x, target=[2, 1], additional_forward_args=(scale, 0.5), steps=8
+    )
+    for i, target in enumerate([2, 1]):
+        one = integrated_gradients(
+            model, x[i : i + 1], target=target, additional_forward_args=(scale[i : i + 1], 0.5)
+        )
+        np.testing.assert_allclose(both.attributions.numpy()[i], one.attributions.numpy()[0], 1e-5)
+
+
+def test_explicit_and_drawn_baselines(dense: Any, batch: Any) -> None:
+    row = np.full((1, 4), 0.25, dtype=np.float32)
+    broadcast = integrated_gradients(dense, batch, baselines=row, target=0, steps=8)
+    constant = integrated_gradients(dense, batch, baselines=0.25, target=0, steps=8)
+    np.testing.assert_allclose(broadcast.attributions.numpy(), constant.attributions.numpy())
+
+    drawn = UniformBaseline(seed=3).sample(batch.numpy().astype(np.float64)).astype(np.float32)
+    named = integrated_gradients(dense, batch, baselines="uniform", seed=3, target=0, steps=8)
+    given = integrated_gradients(dense, batch, baselines=tf.constant(drawn), target=0, steps=8)
+    np.testing.assert_allclose(named.attributions.numpy(), given.attributions.numpy())
+
+
+def test_detection() -> None:
+    assert select_backend(object(), [tf.constant([1.0])]).name == "tensorflow"
+    assert select_backend(keras.Sequential(), [np.zeros(1)]).name == "tensorflow"
+    assert select_backend(tf.Module(), [np.zeros(1)]).name == "tensorflow"
+    backend = TensorFlowBackend()
+    assert backend.is_native(tf.Variable([1.0]))
+    assert not backend.is_native(np.zeros(1))
+    assert not backend.accepts_model("/no/such/dir")
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_integer_inputs_are_refused(dense: Any) -> None:
+    with pytest.raises(TypeError, match=r"inputs\[1\] must be a floating-point"):
+        integrated_gradients(dense, (tf.zeros((1, 4)), np.zeros((1, 4), np.int32)), target=0)
+
+
+def test_baseline_that_does_not_broadcast(dense: Any, batch: Any) -> None:
+    with pytest.raises(ValueError, match=r"baseline of shape \(2, 4\) does not broadcast"):
+        integrated_gradients(dense, batch, baselines=np.zeros((2, 4)), target=0)
+
+
+def test_target_out_of_range(dense: Any, batch: Any) -> None:
+    with pytest.raises(ValueError, match="target 5 is out of range"):
+        integrated_gradients(dense, batch, target=5, steps=2)
+
+
+def test_not_callable() -> None:
+    with pytest.raises(TypeError, match="must be callable"):
+        integrated_gradients(42, tf.zeros((1, 2)), steps=2)
+
+
+# -- SavedModel and TF-Hub ---------------------------------------------------------------------
+
+
+class _Module(tf.Module):  # type: ignore[name-defined]
+    def __init__(self, weight: np.ndarray) -> None:
+        super().__init__()
+        self.weight = tf.Variable(weight)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    def __call__(self, x: Any) -> Any:
+        return tf.nn.softmax(tf.tanh(x @ self.weight))
+
+
+def test_saved_model_round_trip(tmp_path: Any, rng: np.random.Generator, batch: Any) -> None:
+    module = _Module(rng.normal(size=(4, 3)).astype(np.float32))
+    tf.saved_model.save(module, str(tmp_path))
+    expected = integrated_gradients(module, batch, target=1, steps=8)
+    # A path with saved_model.pb is recognised from NumPy inputs alone.
+    loaded = integrated_gradients(str(tmp_path), batch.numpy(), target=1, steps=8, batch_size=5)
+    np.testing.assert_allclose(
+        loaded.attributions.numpy(), expected.attributions.numpy(), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_saved_model_with_a_signature_only(
+    tmp_path: Any, rng: np.random.Generator, batch: Any
+) -> None:
+    module = tf.Module()
+    module.weight = tf.Variable(rng.normal(size=(4, 3)).astype(np.float32))
+    module.f = tf.function(
+        lambda x: {"scores": tf.tanh(x @ module.weight)},
+        input_signature=[tf.TensorSpec([None, 4], tf.float32)],
+    )
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.f})
+    loaded = integrated_gradients(str(tmp_path), batch, target=1, steps=8)
+    expected = integrated_gradients(lambda x: module.f(x)["scores"], batch, target=1, steps=8)
+    np.testing.assert_allclose(
+        loaded.attributions.numpy(), expected.attributions.numpy(), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_exported_keras_model(tmp_path: Any, dense: Any, batch: Any) -> None:
+    dense.export(str(tmp_path), verbose=False)
+    expected = integrated_gradients(dense, batch, target=0, steps=8)
+    loaded = integrated_gradients(str(tmp_path), batch, target=0, steps=8)
+    np.testing.assert_allclose(
+        loaded.attributions.numpy(), expected.attributions.numpy(), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_path_without_saved_model(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="no SavedModel"):
+        integrated_gradients(str(tmp_path), tf.zeros((1, 4)), target=0)
+    with pytest.raises(TypeError, match="cannot tell which framework"):
+        integrated_gradients(str(tmp_path), np.zeros((1, 4)), target=0)
+
+
+def test_hub_handle_needs_tensorflow_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", None)
+    with pytest.raises(ImportError, match="pip install tensorflow-hub"):
+        integrated_gradients("https://tfhub.dev/x/y/1", tf.zeros((1, 4)), target=0)
+
+
+def test_hub_handle_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def load(handle: str) -> Any:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", types.SimpleNamespace(load=load))
+    with pytest.raises(ValueError, match=r"could not reach https://tfhub\.dev/x/y/1"):
+        integrated_gradients("https://tfhub.dev/x/y/1", tf.zeros((1, 4)), target=0)
+
+
+def test_hub_handle_loaded(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, batch: Any
+) -> None:
+    module = _Module(rng.normal(size=(4, 3)).astype(np.float32))
+    fake_hub = types.SimpleNamespace(load=lambda handle: module)
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", fake_hub)
+    loaded = integrated_gradients(
+        "https://tfhub.dev/x/y/1", batch, target=2, steps=8, backend="tensorflow"
+    )
+    expected = integrated_gradients(module, batch, target=2, steps=8)
+    np.testing.assert_array_equal(loaded.attributions.numpy(), expected.attributions.numpy())
+
+
+# -- the TensorFlow tutorial's algorithm --------------------------------------------------------
+
+
+def _tutorial_ig(model: Any, image: Any, baseline: Any, target: int, m_steps: int) -> np.ndarray:
+    """The "Integrated gradients" TensorFlow tutorial, re-implemented from its description."""
+    alphas = tf.linspace(0.0, 1.0, m_steps + 1)
+    delta = image - baseline
+    path = baseline[None] + alphas[:, None, None, None] * delta[None]
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        probabilities = tf.nn.softmax(model(path), axis=-1)[:, target]
+    gradients = tape.gradient(probabilities, path)
+    trapezoids = (gradients[:-1] + gradients[1:]) / 2.0
+    return np.asarray((tf.reduce_mean(trapezoids, axis=0) * delta).numpy())
+
+
+@pytest.mark.parametrize("m_steps", [4, 9])
+def test_trapezoid_reproduces_the_tutorial(rng: np.random.Generator, m_steps: int) -> None:
+    model = _cnn(rng)
+    images = rng.uniform(size=(2, 6, 6, 2)).astype(np.float32)
+    targets = [2, 0]
+    result = integrated_gradients(
+        model,
+        tf.constant(images),
+        target=targets,
+        steps=m_steps + 1,
+        method="riemann_trapezoid",
+        output="probability",
+        batch_size=3,
+    )
+    for i, target in enumerate(targets):
+        image = tf.constant(images[i])
+        expected = _tutorial_ig(model, image, tf.zeros_like(image), target, m_steps)
+        ours = result.attributions.numpy()[i]
+        scale = np.abs(expected).max()
+        assert np.abs(ours - expected).max() <= 1e-5 * scale
