@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_SAMPLES := chelsea coffee rocket astronaut
 
 .PHONY: demo test lint format clean
 
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml requirements-dev.txt constraints-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/intgrad explain $(addprefix --sample ,$(DEMO_SAMPLES)) --output-dir intgrad-output
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

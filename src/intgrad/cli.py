@@ -1,0 +1,375 @@
+"""The ``intgrad`` command: parse arguments, call the public API, write files atomically.
+
+Every expected failure becomes one line on stderr and a non-zero exit code: 2 for bad
+arguments, 1 when any image failed (the others are still explained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from intgrad._core.quadrature import METHODS
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line arguments: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to read")
+    parser.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a sample photo (see 'intgrad samples'); repeatable",
+    )
+    parser.add_argument(
+        "--model",
+        default="efficientnet-lite0",
+        help="efficientnet-lite0 (default), torchvision:NAME, timm:NAME, "
+        "or a TorchScript/ONNX file",
+    )
+    parser.add_argument("--top-k", type=_positive_int, default=3, help="classes to report")
+    parser.add_argument(
+        "--resize",
+        choices=("pad", "crop"),
+        default="pad",
+        help="fit photos by padding (default, keeps everything) or cropping",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``intgrad`` command."""
+    parser = _Parser(
+        prog="intgrad",
+        description="Explain image classifiers with "
+        "Integrated Gradients (Sundararajan, Taly & Yan 2017).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    predict = commands.add_parser("predict", help="classify images: top-k labels")
+    _add_model_arguments(predict)
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    explain = commands.add_parser("explain", help="attribute the prediction to pixels")
+    _add_model_arguments(explain)
+    explain.add_argument("--target", help="class name or index to explain (default: top-1)")
+    explain.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=50,
+        help="gradient evaluations along the path (default 50)",
+    )
+    explain.add_argument("--method", choices=METHODS, default="gausslegendre")
+    explain.add_argument(
+        "--baseline",
+        default="black",
+        help="black (default), white, uniform, gaussian, blur, or an image file",
+    )
+    explain.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="path points per model call (bounds memory)",
+    )
+    explain.add_argument("--output-dir", type=Path, default=Path("intgrad-output"))
+    explain.add_argument("--seed", type=int, default=0, help="seed of random baselines")
+    explain.add_argument("--cmap", default=None, help="matplotlib colormap of the mask")
+    explain.add_argument(
+        "--overlay-alpha",
+        type=_fraction,
+        default=0.6,
+        help="opacity of the mask over the photo (default 0.6)",
+    )
+    explain.add_argument(
+        "--signed", action="store_true", help="show signed attributions (diverging colours)"
+    )
+    explain.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    commands.add_parser("samples", help="list the sample photos")
+    return parser
+
+
+def _sources(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """(display name, image array or path) for every image asked for."""
+    from intgrad.images.samples import load_sample, sample_names
+
+    sources: list[tuple[str, Any]] = []
+    for name in args.sample:
+        if name not in sample_names():
+            raise UsageError(f"unknown sample {name!r}; choose from {', '.join(sample_names())}")
+        sources.append((name, lambda name=name: load_sample(name)))
+    sources.extend((path, lambda path=path: path) for path in args.images)
+    if not sources:
+        raise UsageError("give at least one IMAGE or --sample NAME")
+    return sources
+
+
+def _error(message: str) -> None:
+    first_line = str(message).strip().splitlines()[0] if str(message).strip() else "failed"
+    print(f"intgrad: error: {first_line}", file=sys.stderr)
+
+
+def _run_samples() -> int:
+    from intgrad.images.samples import sample_description, sample_names
+
+    for name in sample_names():
+        print(sample_description(name))
+    return 0
+
+
+def _load_model(spec: str) -> Any:
+    from intgrad.images.models import ModelLoadError, load_model
+
+    try:
+        return load_model(spec)
+    except ModelLoadError as error:
+        raise UsageError(f"--model: {error}") from None
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from intgrad.images.explain import prepare_image, top_k_predictions
+
+    model = _load_model(args.model)
+    failures, report = 0, {}
+    for name, source in _sources(args):
+        try:
+            pixels, _ = prepare_image(source(), model.input_size, args.resize)
+            report[name] = top_k_predictions(model, pixels, args.top_k)[0]
+        except (ValueError, TypeError, OSError) as error:
+            failures += 1
+            _error(f"{name}: {error}")
+    if args.json:
+        print(json.dumps({k: [vars(p) for p in v] for k, v in report.items()}, indent=2))
+    else:
+        for name, predictions in report.items():
+            best = ", ".join(f"{p.label} ({p.index}) {p.probability:.3f}" for p in predictions)
+            print(f"{name}: {best}")
+    return EXIT_FAILED if failures else 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    from intgrad.images.explain import IMAGE_BASELINES
+
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise UsageError(f"--output-dir {str(args.output_dir)!r} exists and is not a directory")
+    if args.baseline not in IMAGE_BASELINES and not os.path.isfile(args.baseline):
+        raise UsageError(
+            f"--baseline must be one of {', '.join(IMAGE_BASELINES)} or an image file; "
+            f"got {args.baseline!r}"
+        )
+    if args.cmap is not None:
+        import matplotlib
+
+        if args.cmap not in matplotlib.colormaps:
+            raise UsageError(f"unknown colormap {args.cmap!r} for --cmap")
+
+
+def _progress_bar(name: str, quiet: bool) -> Callable[[int, int], None] | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = int(30 * done / total)
+        end = "\n" if done == total else ""
+        print(
+            f"\r{name}: [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def _unique_stem(name: str, used: set[str]) -> str:
+    stem = Path(name).stem or "image"
+    candidate, counter = stem, 2
+    while candidate in used:
+        candidate, counter = f"{stem}-{counter}", counter + 1
+    used.add(candidate)
+    return candidate
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    from intgrad.images.decode import to_uint8
+
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _figure_bytes(display: Any) -> bytes:
+    buffer = io.BytesIO()
+    display.figure_.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _render(explanation: Any, args: argparse.Namespace) -> dict[str, bytes]:
+    """Every output file of one explanation, rendered in memory (suffix → bytes)."""
+    from intgrad.viz.figures import AttributionDisplay, InterpolationDisplay, SaturationDisplay
+    from intgrad.viz.heatmaps import attribution_mask, colorize, interpolate_images, overlay
+
+    mask = attribution_mask(explanation.attributions, signed=args.signed)
+    blended = overlay(
+        explanation.image, mask, alpha=args.overlay_alpha, cmap=args.cmap, signed=args.signed
+    )
+    attributions = io.BytesIO()
+    np.save(attributions, explanation.attributions, allow_pickle=False)
+    title = f"{explanation.target_label} ({explanation.target})"
+    figure = AttributionDisplay(
+        explanation.image,
+        explanation.baseline,
+        mask,
+        blended,
+        signed=args.signed,
+        cmap=args.cmap,
+        title=title,
+    ).plot()
+    path = explanation.path
+    saturation = SaturationDisplay(
+        path.alphas[0],
+        path.outputs[0],
+        path.mean_gradients[0],
+        target_label=explanation.target_label,
+    ).plot()
+    alphas = np.linspace(0.0, 1.0, 6)
+    strip = InterpolationDisplay(
+        interpolate_images(explanation.baseline, explanation.image, alphas), alphas
+    ).plot()
+    return {
+        "-attributions.npy": attributions.getvalue(),
+        "-mask.png": _png_bytes(colorize(mask, args.cmap, signed=args.signed)),
+        "-overlay.png": _png_bytes(blended),
+        "-figure.png": _figure_bytes(figure),
+        "-path.png": _figure_bytes(saturation),
+        "-interpolation.png": _figure_bytes(strip),
+    }
+
+
+def _write_outputs(directory: Path, stem: str, files: dict[str, bytes], summary: dict) -> list:
+    from intgrad._io import atomic_write_bytes, atomic_write_text
+
+    written = []
+    for suffix, data in files.items():
+        atomic_write_bytes(directory / f"{stem}{suffix}", data)
+        written.append(f"{stem}{suffix}")
+    summary["files"] = [*written, f"{stem}.json"]
+    atomic_write_text(directory / f"{stem}.json", json.dumps(summary, indent=2) + "\n")
+    return summary["files"]
+
+
+def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, stem: str) -> None:
+    from intgrad.images.explain import explain_image
+
+    explanation = explain_image(
+        source(),
+        model=model,
+        target=args.target,
+        steps=args.steps,
+        method=args.method,
+        baseline=args.baseline,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        top_k=args.top_k,
+        resize=args.resize,
+        progress=_progress_bar(name, args.quiet),
+    )
+    files = _render(explanation, args)
+    summary = {"image": name, **explanation.summary()}
+    written = _write_outputs(args.output_dir, stem, files, summary)
+    if not args.quiet:
+        best = ", ".join(f"{p.label} {p.probability:.3f}" for p in explanation.top_k)
+        print(f"{name}: top-{len(explanation.top_k)}: {best}")
+        print(
+            f"  target: {explanation.target_label} ({explanation.target}); "
+            f"F(x) = {summary['f_input']:.4f}, F(x') = {summary['f_baseline']:.4f}, "
+            f"sum = {summary['attribution_sum']:.4f}, delta = {summary['delta']:+.2e}"
+        )
+        print(f"  wrote {', '.join(written)} to {args.output_dir}")
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from intgrad.images.labels import resolve_label
+
+    sources = _sources(args)
+    _check_arguments(args)
+    model = _load_model(args.model)
+    if args.target is not None:
+        try:
+            args.target = resolve_label(args.target, model.labels)
+        except ValueError as error:
+            raise UsageError(f"--target: {error}") from None
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    failures, used = 0, set[str]()
+    for name, source in sources:
+        try:
+            _explain_one(name, source, model, args, _unique_stem(name, used))
+        except (ValueError, TypeError, OSError) as error:
+            failures += 1
+            _error(f"{name}: {error}")
+    return EXIT_FAILED if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``intgrad`` command; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "samples":
+            return _run_samples()
+        if args.command == "predict":
+            return _run_predict(args)
+        return _run_explain(args)
+    except UsageError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    except (ValueError, TypeError, OSError, ImportError) as error:
+        _error(str(error))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

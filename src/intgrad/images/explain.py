@@ -1,0 +1,315 @@
+"""The TensorFlow tutorial's workflow for photos: classify, pick a target, attribute, measure.
+
+Everything here calls the public API (:func:`intgrad.integrated_gradients`) and returns NumPy
+arrays, channels-last (height, width, 3) in [0, 1], so the figures need no framework.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from intgrad._api import integrated_gradients
+from intgrad._core.baselines import (
+    BASELINE_NAMES,
+    BlurBaseline,
+    ConstantBaseline,
+    GaussianBaseline,
+    UniformBaseline,
+)
+from intgrad._core.result import Attribution, PathRecord
+from intgrad.images.decode import Box, load_image, preprocess_box
+from intgrad.images.labels import resolve_label
+from intgrad.images.models import DEFAULT_MODEL, LoadedModel, load_model
+
+__all__ = [
+    "IMAGE_BASELINES",
+    "ImageExplanation",
+    "Prediction",
+    "baseline_images",
+    "explain_image",
+    "explain_images",
+    "prepare_image",
+    "top_k_predictions",
+]
+
+IMAGE_BASELINES: tuple[str, ...] = ("black", "white", "uniform", "gaussian", "blur")
+"""Baselines a photo can be explained against by name (or give an image file)."""
+
+GAUSSIAN_SIGMA = 0.1
+"""Standard deviation of the "gaussian" image baseline, in [0, 1] pixel units."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class of a prediction: its index, display name and softmax probability."""
+
+    index: int
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class ImageExplanation:
+    """Integrated Gradients of one photo, with everything the tutorial's figures show.
+
+    Attributes:
+        image: shape (height, width, 3), float32 in [0, 1], the model's input (resized).
+        box: where the photo lies inside ``image`` (the rest is padding).
+        baseline: shape (height, width, 3), float32, the baseline image x′.
+        attributions: shape (height, width, 3), float32, IG of the target probability.
+        model: the model's name.
+        target: the explained class index; ``target_label`` its display name.
+        top_k: the model's best classes for ``image``, most probable first.
+        result: the full :class:`~intgrad.Attribution` (framework tensors, delta, path).
+        seconds: wall-clock time of the attribution, in seconds.
+    """
+
+    image: np.ndarray
+    box: Box
+    baseline: np.ndarray
+    attributions: np.ndarray
+    model: str
+    target: int
+    target_label: str
+    top_k: tuple[Prediction, ...]
+    result: Attribution
+    baseline_name: str
+    seconds: float
+
+    @property
+    def path(self) -> PathRecord | None:
+        """Target probability and mean gradient along the path (the saturation plots)."""
+        return self.result.path
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers of this explanation as JSON-ready Python values."""
+        result = self.result
+        return {
+            "model": self.model,
+            "target": self.target,
+            "target_label": self.target_label,
+            "top_k": [vars(p) for p in self.top_k],
+            "f_input": _first(result.f_input),
+            "f_baseline": _first(result.f_baseline),
+            "attribution_sum": float(result.attribution_sums[0]),
+            "delta": _first(result.delta),
+            "relative_delta": _first(result.relative_delta),
+            "steps": result.steps,
+            "method": result.method,
+            "baseline": self.baseline_name,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _first(values: np.ndarray | None) -> float | None:
+    # JSON has no inf/NaN: a relative delta with F(x) = F(x′) is reported as null.
+    if values is None or not np.isfinite(values[0]):
+        return None
+    return float(values[0])
+
+
+def _as_model(model: LoadedModel | str) -> LoadedModel:
+    return load_model(model) if isinstance(model, str) else model
+
+
+def prepare_image(
+    image: np.ndarray | str | os.PathLike[str], size: tuple[int, int], resize: str = "pad"
+) -> tuple[np.ndarray, Box]:
+    """Decode (if a path) and fit a photo to ``size``: float32 (height, width, 3) and its box."""
+    pixels = image if isinstance(image, np.ndarray) else load_image(image)
+    return preprocess_box(pixels, size, mode=resize)  # type: ignore[arg-type]
+
+
+def _to_nchw(images: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+
+
+def _to_nhwc(tensor: Any) -> np.ndarray:
+    return np.asarray(tensor.detach().cpu().numpy().transpose(0, 2, 3, 1))
+
+
+def _probabilities(model: LoadedModel, images: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        logits = model.module(_to_nchw(images))
+    return np.asarray(torch.softmax(logits.double(), dim=-1).numpy())
+
+
+def top_k_predictions(
+    model: LoadedModel | str, images: np.ndarray, k: int = 3
+) -> list[tuple[Prediction, ...]]:
+    """The ``k`` most probable classes of each image.
+
+    Args:
+        model: a loaded model or a model spec (see :func:`intgrad.images.models.load_model`).
+        images: shape (examples, height, width, 3) or (height, width, 3), float in [0, 1], at
+            the model's input size.
+        k: how many classes per image, >= 1.
+    """
+    if k < 1:
+        raise ValueError(f"top-k must be >= 1, got {k}")
+    loaded = _as_model(model)
+    batch = np.asarray(images, dtype=np.float32)
+    probabilities = _probabilities(loaded, batch[None] if batch.ndim == 3 else batch)
+    order = np.argsort(-probabilities, axis=1)[:, :k]
+    return [
+        tuple(Prediction(int(i), loaded.labels[i], float(row[i])) for i in best)
+        for row, best in zip(probabilities, order, strict=True)
+    ]
+
+
+def baseline_images(
+    baseline: str, images: np.ndarray, seed: int | None = 0, resize: str = "pad"
+) -> tuple[np.ndarray, str]:
+    """The baseline x′ for each image, and a description of it.
+
+    Args:
+        baseline: "black", "white", "uniform" (noise in [0, 1]), "gaussian" (the image plus
+            noise of standard deviation ``GAUSSIAN_SIGMA``, clipped to [0, 1]), "blur" (the image
+            blurred with a Gaussian of 5 pixels) or the path of an image file.
+        images: shape (examples, height, width, 3), float32 in [0, 1].
+        seed: seed of the random baselines.
+        resize: how an image-file baseline is fitted to the images' size.
+
+    Returns:
+        Shape (examples, height, width, 3), float32, and e.g. ``"uniform(seed=0)"``.
+    """
+    rules: dict[str, tuple[Any, str]] = {
+        "black": (ConstantBaseline(0.0, "black"), "black"),
+        "white": (ConstantBaseline(1.0, "white"), "white"),
+        "uniform": (UniformBaseline(0.0, 1.0, seed), f"uniform(seed={seed})"),
+        "gaussian": (
+            GaussianBaseline(GAUSSIAN_SIGMA, seed, clip=(0.0, 1.0)),
+            f"gaussian(sigma={GAUSSIAN_SIGMA:g}, seed={seed})",
+        ),
+        "blur": (BlurBaseline(axes=(1, 2)), "blur(sigma=5)"),
+    }
+    if baseline in rules:
+        rule, name = rules[baseline]
+        if isinstance(rule, ConstantBaseline):
+            return np.full_like(images, rule.value), name
+        return rule.sample(images.astype(np.float64)).astype(np.float32), name
+    if baseline in BASELINE_NAMES or not os.path.isfile(baseline):
+        raise ValueError(
+            f"baseline must be one of {', '.join(IMAGE_BASELINES)} or an image file; "
+            f"got {baseline!r}"
+        )
+    pixels, _ = prepare_image(baseline, images.shape[1:3], resize)
+    return np.broadcast_to(pixels, images.shape).copy(), os.path.basename(baseline)
+
+
+def _resolve_targets(
+    model: LoadedModel, target: int | str | None, predictions: list[tuple[Prediction, ...]]
+) -> list[int]:
+    if target is None:
+        return [best[0].index for best in predictions]
+    return [resolve_label(target, model.labels)] * len(predictions)
+
+
+def explain_images(
+    images: Sequence[np.ndarray | str | os.PathLike[str]],
+    *,
+    model: LoadedModel | str = DEFAULT_MODEL,
+    target: int | str | None = None,
+    steps: int = 50,
+    method: str = "gausslegendre",
+    baseline: str = "black",
+    batch_size: int | None = None,
+    seed: int | None = 0,
+    top_k: int = 3,
+    resize: str = "pad",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ImageExplanation]:
+    """Explain several photos in one batched call (all paths share the model's chunks).
+
+    Args:
+        images: arrays (height, width, 3) in [0, 1] of any size, or image file paths.
+        model: a loaded model or a spec, default the embedded EfficientNet-Lite0.
+        target: a class index or name (see ``resolve_label``); default each image's top class.
+        steps, method, batch_size, progress: as in :func:`intgrad.integrated_gradients`.
+        baseline: "black", "white", "uniform", "gaussian", "blur" or an image file path.
+        seed: seed of the random baselines.
+        top_k: how many classes to report per image.
+        resize: "pad" (keep the aspect ratio, zero pad) or "crop" (centre crop).
+
+    Returns:
+        One :class:`ImageExplanation` per image, in order.
+    """
+    loaded = _as_model(model)
+    prepared = [prepare_image(image, loaded.input_size, resize) for image in images]
+    pixels = np.stack([p for p, _ in prepared])
+    predictions = top_k_predictions(loaded, pixels, top_k)
+    targets = _resolve_targets(loaded, target, predictions)
+    baselines, baseline_name = baseline_images(baseline, pixels, seed, resize)
+    started = time.perf_counter()
+    result = integrated_gradients(
+        loaded.module,
+        _to_nchw(pixels),
+        baselines=_to_nchw(baselines),
+        target=targets,
+        steps=steps,
+        method=method,
+        batch_size=batch_size,
+        output="probability",
+        return_path=True,
+        seed=seed,
+        progress=progress,
+    )
+    seconds = (time.perf_counter() - started) / len(images)
+    return [
+        ImageExplanation(
+            image=pixels[index],
+            box=prepared[index][1],
+            baseline=baselines[index],
+            attributions=_to_nhwc(result.attributions[index : index + 1])[0],
+            model=loaded.name,
+            target=targets[index],
+            target_label=loaded.labels[targets[index]],
+            top_k=predictions[index],
+            result=_select_example(result, index),
+            baseline_name=baseline_name,
+            seconds=seconds,
+        )
+        for index in range(len(prepared))
+    ]
+
+
+def _select_example(result: Attribution, index: int) -> Attribution:
+    """The part of a batched result that belongs to one example."""
+    import dataclasses
+
+    def pick(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[..., index : index + 1]
+
+    return dataclasses.replace(
+        result,
+        attributions=result.attributions[index : index + 1],
+        delta=pick(result.delta),
+        f_input=pick(result.f_input),
+        f_baseline=pick(result.f_baseline),
+        baseline_deltas=pick(result.baseline_deltas),
+        attribution_sums=result.attribution_sums[index : index + 1],
+        target=pick(result.target),
+        paths=tuple(
+            PathRecord(
+                p.alphas[index : index + 1],
+                p.outputs[index : index + 1],
+                p.mean_gradients[index : index + 1],
+            )
+            for p in result.paths
+        ),
+    )
+
+
+def explain_image(image: np.ndarray | str | os.PathLike[str], **options: Any) -> ImageExplanation:
+    """Explain one photo; ``options`` as in :func:`explain_images`."""
+    return explain_images([image], **options)[0]
