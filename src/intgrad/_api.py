@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
+from intgrad._core.adaptive import AdaptiveSettings
 from intgrad._core.engine import AttributionRequest, normalise_targets, run
-from intgrad._core.quadrature import quadrature_rule
+from intgrad._core.quadrature import QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution
 from intgrad.backends._common import validate_output
 from intgrad.backends._registry import select_backend
 
-__all__ = ["IntegratedGradients", "integrated_gradients"]
+__all__ = ["DEFAULT_METHOD", "IntegratedGradients", "integrated_gradients"]
+
+DEFAULT_METHOD = "gausslegendre"
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -41,14 +44,33 @@ def _validate_inputs(inputs: tuple[Any, ...]) -> None:
         raise ValueError(f"all inputs must have the same batch size, got {sorted(sizes)}")
 
 
+def _integration_plan(
+    steps: object,
+    method: str | None,
+    tolerance: float,
+    attribution_tolerance: float | None,
+    max_steps: int,
+) -> tuple[AdaptiveSettings | None, QuadratureRule, str]:
+    """The adaptive settings (or None), the fixed rule and the method name reported back."""
+    if steps == "auto":
+        if method is not None:
+            raise ValueError("method applies to a fixed number of steps; omit it with steps='auto'")
+        settings = AdaptiveSettings(tolerance, attribution_tolerance, max_steps).checked()
+        return settings, quadrature_rule("gausslegendre", 1), "auto"
+    if isinstance(steps, str):
+        raise ValueError(f"steps must be a positive int or 'auto', got {steps!r}")
+    name = method or DEFAULT_METHOD
+    return None, quadrature_rule(name, steps), name  # type: ignore[arg-type]
+
+
 def integrated_gradients(
     model: Any,
     inputs: Any,
     *,
     baselines: object = None,
     target: object = None,
-    steps: int = 50,
-    method: str = "gausslegendre",
+    steps: int | Literal["auto"] = 50,
+    method: str | None = None,
     batch_size: int | None = None,
     additional_forward_args: Any = None,
     output: str | Callable[[Any], Any] | None = None,
@@ -57,6 +79,9 @@ def integrated_gradients(
     seed: int | None = None,
     backend: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    tolerance: float = 0.01,
+    attribution_tolerance: float | None = None,
+    max_steps: int = 513,
 ) -> Attribution:
     """Attribute the model's selected output to its inputs with Integrated Gradients.
 
@@ -71,9 +96,12 @@ def integrated_gradients(
             of these per input, or a *list* of baselines whose attributions are averaged.
         target: which output to explain: an int, one int per example, or None for models
             returning a single value per example. Indexes the flattened per-example output.
-        steps: number of gradient evaluations along the path (the paper suggests 20–300).
-        method: quadrature rule: "gausslegendre" (default), "riemann_trapezoid",
-            "riemann_left", "riemann_right", "riemann_middle".
+        steps: number of gradient evaluations along the path (the paper suggests 20–300), or
+            "auto": a forward-only pilot places the evaluations where the path needs them and
+            refinement stops once ``tolerance`` and ``attribution_tolerance`` are met (see
+            ``intgrad._core.adaptive``); the completeness check then comes from the pilot.
+        method: quadrature rule for a fixed ``steps``: "gausslegendre" (default),
+            "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle".
         batch_size: the most path points (examples × steps) per model call; bounds memory.
             Default: chosen from the input size.
         additional_forward_args: extra positional model arguments after the inputs. Tensors
@@ -87,7 +115,13 @@ def integrated_gradients(
         backend: "torch", "tensorflow" or "jax" to force a framework; default: detected from
             the inputs' tensor type, then the model's type.
         progress: called as ``progress(done, total)`` (gradient evaluations, all examples and
-            baselines together) after each chunk, e.g. to drive a progress bar.
+            baselines together) after each chunk, e.g. to drive a progress bar. With
+            ``steps="auto"`` the total is the most it may take; it ends with ``(done, done)``.
+        tolerance: with ``steps="auto"``, the largest relative completeness gap accepted.
+        attribution_tolerance: with ``steps="auto"``, the largest estimated relative L2 error
+            of the attributions; default ``3 * tolerance``.
+        max_steps: with ``steps="auto"``, the most gradient evaluations per example and
+            baseline (levels have 7, 13, 25, 49, 97, 193, 385 evaluations).
 
     Returns:
         An :class:`~intgrad.Attribution`.
@@ -100,9 +134,13 @@ def integrated_gradients(
     chosen = select_backend(model, raw_inputs, backend)
     prepared = chosen.prepare_inputs(raw_inputs)
     _validate_inputs(prepared)
+    adaptive, rule, method_name = _integration_plan(
+        steps, method, tolerance, attribution_tolerance, max_steps
+    )
     request = AttributionRequest(
-        rule=quadrature_rule(method, steps),
-        method=method,
+        rule=rule,
+        adaptive=adaptive,
+        method=method_name,
         baselines=baselines,
         targets=normalise_targets(target, int(prepared[0].shape[0]), chosen),
         batch_size=_validate_batch_size(batch_size),

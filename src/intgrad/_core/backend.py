@@ -73,6 +73,22 @@ class PathEvaluator(Protocol):
         """The selected output at the rows' points, shape (rows,), float64 (no gradients)."""
         ...
 
+    def combine(self, first: Any, first_scale: np.ndarray, second: Any, second_scale: Any) -> Any:
+        """A new accumulator ``first_scale[e] · first + second_scale[e] · second`` per example.
+
+        Scales have shape (examples,), float64. Used by the adaptive mode to reuse evaluations.
+        """
+        ...
+
+    def measure(self, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Sum and L2 norm per example of the attributions ``state`` stands for.
+
+        Returns:
+            Two float64 arrays of shape (examples,): Σ state·(x − x′) and ‖state·(x − x′)‖₂,
+            over all inputs together.
+        """
+        ...
+
     def finish(self, state: Any) -> tuple[tuple[Any, ...], np.ndarray]:
         """Scale the accumulated gradients by (x − x′).
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from intgrad._core.adaptive import AdaptiveSettings, integrate_adaptive, max_nodes
 from intgrad._core.backend import Backend, PathEvaluator
-from intgrad._core.baselines import resolve_baselines
+from intgrad._core.baselines import BaselineRule, resolve_baselines
 from intgrad._core.integrate import (
     accumulate_rows,
     default_chunk_rows,
@@ -28,7 +29,8 @@ class AttributionRequest:
     """Everything one call needs besides the model and the inputs (all validated).
 
     Attributes:
-        rule: the quadrature rule's alphas and weights.
+        rule: the quadrature rule's alphas and weights (unused when ``adaptive`` is set).
+        adaptive: the stopping rule of ``steps="auto"``, or ``None`` for the fixed rule.
         method: the rule's name, reported back.
         baselines: the user's ``baselines`` argument, unresolved.
         targets: shape (examples,), int64, or ``None`` for single-output models.
@@ -42,6 +44,7 @@ class AttributionRequest:
     """
 
     rule: QuadratureRule
+    adaptive: AdaptiveSettings | None
     method: str
     baselines: object
     targets: np.ndarray | None
@@ -103,21 +106,118 @@ class _ProgressCounter:
         if self.report is not None:
             self.report(self.done, self.total)
 
+    def finish(self) -> None:
+        """Report completion (the adaptive mode may stop before its planned total)."""
+        if self.report is not None and self.done != self.total:
+            self.report(self.done, self.done)
 
-def _one_baseline(
+
+@dataclass(frozen=True)
+class _BaselineOutcome:
+    """One baseline's attributions and checks; arrays have shape (examples,)."""
+
+    attributions: tuple[Any, ...]
+    sums: np.ndarray
+    f_input: np.ndarray | None
+    f_baseline: np.ndarray | None
+    steps: np.ndarray
+    forward_evaluations: int
+    estimated_error: np.ndarray | None
+    path: PathRecord | None
+
+
+def _fixed_rule(
     evaluator: PathEvaluator,
     request: AttributionRequest,
+    rule: QuadratureRule,
     num_examples: int,
     chunk_rows: int,
     progress: _ProgressCounter,
-) -> tuple[tuple[Any, ...], np.ndarray, PathRecord | None]:
-    rows = rule_rows(num_examples, request.rule)
+) -> _BaselineOutcome:
+    rows = rule_rows(num_examples, rule)
     state, record = accumulate_rows(
         evaluator, evaluator.zeros(), rows, chunk_rows, request.return_path, progress
     )
     attributions, sums = evaluator.finish(state)
-    path = None if record is None else path_record(rows, record, num_examples)
-    return attributions, sums, path
+    f_input = f_baseline = None
+    if request.compute_delta:
+        f_input, f_baseline = endpoint_outputs(evaluator, num_examples, chunk_rows)
+    return _BaselineOutcome(
+        attributions=attributions,
+        sums=sums,
+        f_input=f_input,
+        f_baseline=f_baseline,
+        steps=np.full(num_examples, rule.alphas.shape[0], dtype=np.int64),
+        forward_evaluations=2 if request.compute_delta else 0,
+        estimated_error=None,
+        path=None if record is None else path_record(rows, record, num_examples),
+    )
+
+
+def _adaptive(
+    evaluator: PathEvaluator,
+    request: AttributionRequest,
+    settings: AdaptiveSettings,
+    num_examples: int,
+    chunk_rows: int,
+    progress: _ProgressCounter,
+) -> _BaselineOutcome:
+    outcome = integrate_adaptive(
+        evaluator, num_examples, settings, chunk_rows, request.return_path, progress
+    )
+    attributions, sums = evaluator.finish(outcome.state)
+    return _BaselineOutcome(
+        attributions=attributions,
+        sums=sums,
+        f_input=outcome.f_input,
+        f_baseline=outcome.f_baseline,
+        steps=outcome.steps,
+        forward_evaluations=outcome.forward_evaluations,
+        estimated_error=outcome.estimated_error,
+        path=outcome.path,
+    )
+
+
+def _planned_rows(request: AttributionRequest, num_examples: int) -> int:
+    """Gradient evaluations the call will make at most, all examples of one baseline."""
+    if request.adaptive is not None:
+        return num_examples * max_nodes(request.adaptive.max_steps)
+    return num_examples * request.rule.alphas.shape[0]
+
+
+def _attribute_baseline(
+    backend: Backend,
+    model_fn: Callable[..., Any],
+    inputs: tuple[Any, ...],
+    rules: tuple[BaselineRule, ...],
+    request: AttributionRequest,
+    chunk_rows: int,
+    progress: _ProgressCounter,
+) -> _BaselineOutcome:
+    baselines = tuple(backend.make_baseline(r, x) for r, x in zip(rules, inputs, strict=True))
+    evaluator = backend.evaluator(
+        model_fn,
+        inputs,
+        baselines,
+        request.targets,
+        request.output,
+        request.additional_forward_args,
+        chunk_rows,
+    )
+    num_examples = int(inputs[0].shape[0])
+    if request.adaptive is not None:
+        outcome = _adaptive(
+            evaluator, request, request.adaptive, num_examples, chunk_rows, progress
+        )
+    else:
+        outcome = _fixed_rule(evaluator, request, request.rule, num_examples, chunk_rows, progress)
+    _check_finite("attributions", outcome.sums)
+    if outcome.f_input is not None and outcome.f_baseline is not None:
+        _check_finite(
+            "model outputs at the input and baseline",
+            np.stack([outcome.f_input, outcome.f_baseline]),
+        )
+    return outcome
 
 
 def run(
@@ -132,56 +232,53 @@ def run(
         An :class:`Attribution` whose ``attributions`` is a tuple with one tensor per input.
     """
     num_examples, features = _count_elements(backend, inputs)
-    steps = request.rule.alphas.shape[0]
-    total_rows = num_examples * steps
-    chunk_rows = min(request.batch_size or default_chunk_rows(features, total_rows), total_rows)
     baseline_rules = resolve_baselines(request.baselines, len(inputs), request.seed)
-    progress = _ProgressCounter(request.progress, num_examples * steps * len(baseline_rules))
+    planned = _planned_rows(request, num_examples)
+    chunk_rows = min(request.batch_size or default_chunk_rows(features, planned), planned)
+    progress = _ProgressCounter(request.progress, planned * len(baseline_rules))
+    outcomes = [
+        _attribute_baseline(backend, model_fn, inputs, rules, request, chunk_rows, progress)
+        for rules in baseline_rules
+    ]
+    progress.finish()
+    return _combine(backend, outcomes, request, baseline_rules)
 
-    per_baseline, sums, deltas, f_inputs, f_baselines, paths = [], [], [], [], [], []
-    for rules in baseline_rules:
-        baselines = tuple(backend.make_baseline(r, x) for r, x in zip(rules, inputs, strict=True))
-        evaluator = backend.evaluator(
-            model_fn,
-            inputs,
-            baselines,
-            request.targets,
-            request.output,
-            request.additional_forward_args,
-            chunk_rows,
-        )
-        attributions, attribution_sum, path = _one_baseline(
-            evaluator, request, num_examples, chunk_rows, progress
-        )
-        _check_finite("attributions", attribution_sum)
-        per_baseline.append(attributions)
-        sums.append(attribution_sum)
-        if path is not None:
-            paths.append(path)
-        if request.compute_delta:
-            f_input, f_baseline = endpoint_outputs(evaluator, num_examples, chunk_rows)
-            _check_finite(
-                "model outputs at the input and baseline", np.stack([f_input, f_baseline])
-            )
-            f_inputs.append(f_input)
-            f_baselines.append(f_baseline)
-            deltas.append(attribution_sum - (f_input - f_baseline))
 
-    attributions = per_baseline[0] if len(per_baseline) == 1 else backend.mean(per_baseline)
-    baseline_deltas = np.stack(deltas) if deltas else None
+def _combine(
+    backend: Backend,
+    outcomes: list[_BaselineOutcome],
+    request: AttributionRequest,
+    baseline_rules: list[tuple[BaselineRule, ...]],
+) -> Attribution:
+    """One :class:`Attribution` from the outcomes of every baseline (attributions averaged)."""
+    first = outcomes[0]
+    attributions = (
+        first.attributions
+        if len(outcomes) == 1
+        else backend.mean([o.attributions for o in outcomes])
+    )
+    deltas = f_baseline = None
+    if first.f_input is not None:
+        f_baselines = np.stack([o.f_baseline for o in outcomes if o.f_baseline is not None])
+        deltas = np.stack([o.sums for o in outcomes]) - (first.f_input - f_baselines)
+        f_baseline = f_baselines.mean(axis=0)
+    steps = np.sum([o.steps for o in outcomes], axis=0)
+    errors = [o.estimated_error for o in outcomes if o.estimated_error is not None]
     return Attribution(
         attributions=attributions,
-        delta=None if baseline_deltas is None else baseline_deltas.mean(axis=0),
-        f_input=f_inputs[0] if f_inputs else None,
-        f_baseline=np.mean(f_baselines, axis=0) if f_baselines else None,
-        baseline_deltas=baseline_deltas,
-        attribution_sums=np.mean(sums, axis=0),
-        steps=steps * len(baseline_rules),
-        forward_evaluations=2 * len(baseline_rules) if request.compute_delta else 0,
+        delta=None if deltas is None else deltas.mean(axis=0),
+        f_input=first.f_input,
+        f_baseline=f_baseline,
+        baseline_deltas=deltas,
+        attribution_sums=np.mean([o.sums for o in outcomes], axis=0),
+        steps=int(steps.max()),
+        forward_evaluations=sum(o.forward_evaluations for o in outcomes),
         method=request.method,
         target=request.targets,
         baselines=tuple(
             "+".join(sorted({r.describe() for r in rules})) for rules in baseline_rules
         ),
-        paths=tuple(paths),
+        paths=tuple(o.path for o in outcomes if o.path is not None),
+        estimated_error=np.max(errors, axis=0) if errors else None,
+        steps_per_example=steps,
     )

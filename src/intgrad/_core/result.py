@@ -42,15 +42,16 @@ class Attribution:
             attributions, or ``None``.
         attribution_sums: shape (examples,), float64, the sum of all attributions per example.
         steps: gradient evaluations (forward + backward passes) used per example, all
-            baselines together.
+            baselines together (the most any example used, with ``steps="auto"``).
         forward_evaluations: forward-only evaluations used per example (completeness check and
             any adaptive pilot pass).
         method: the quadrature rule's name, or ``"auto"``.
         target: shape (examples,), int64, the selected output per example, or ``None``.
         baselines: a description of each baseline used.
         paths: one :class:`PathRecord` per baseline when ``return_path=True``, else empty.
-        estimated_error: the adaptive mode's estimate of the relative integration error, or
-            ``None`` for fixed rules.
+        estimated_error: shape (examples,), the adaptive mode's estimate of the relative L2
+            error of the attributions (the largest over baselines), or ``None`` for fixed rules.
+        steps_per_example: shape (examples,), int64, gradient evaluations of each example.
     """
 
     attributions: Any
@@ -65,7 +66,8 @@ class Attribution:
     target: np.ndarray | None
     baselines: tuple[str, ...]
     paths: tuple[PathRecord, ...] = field(default=())
-    estimated_error: float | None = None
+    estimated_error: np.ndarray | None = None
+    steps_per_example: np.ndarray | None = None
 
     @property
     def path(self) -> PathRecord | None:
@@ -74,9 +76,10 @@ class Attribution:
 
     @property
     def relative_delta(self) -> np.ndarray | None:
-        """shape (examples,): ``|delta| / |F(x) − F(x′)|`` (``inf`` where the difference is 0)."""
+        """shape (examples,): ``|delta| / |F(x) − F(x′)|`` (0/0 is 0, x/0 is ``inf``)."""
         if self.delta is None or self.f_input is None or self.f_baseline is None:
             return None
         scale = np.abs(self.f_input - self.f_baseline)
+        gap = np.abs(self.delta)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(scale > 0, np.abs(self.delta) / scale, np.inf)
+            return np.where(scale > 0, gap / scale, np.where(gap > 0, np.inf, 0.0))

@@ -374,6 +374,33 @@ class JaxPathEvaluator:
         )
         return _host(selected)[: len(rows)]
 
+    def combine(
+        self,
+        first: tuple[Any, ...],
+        first_scale: np.ndarray,
+        second: tuple[Any, ...],
+        second_scale: Any,
+    ) -> tuple[Any, ...]:
+        jnp = _jnp()
+
+        def per_example(scale: np.ndarray, like: Any) -> Any:
+            return jnp.asarray(scale, like.dtype).reshape((-1,) + (1,) * (like.ndim - 1))
+
+        return tuple(
+            a * per_example(first_scale, a) + b * per_example(second_scale, b)
+            for a, b in zip(first, second, strict=True)
+        )
+
+    def measure(self, state: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        wide = _widest_float()
+        flat = [
+            (acc * difference.astype(acc.dtype)).astype(wide).reshape(self._num_examples, -1)
+            for acc, difference in zip(state, self._differences, strict=True)
+        ]
+        sums = sum(f.sum(axis=1) for f in flat)
+        squares = sum((f * f).sum(axis=1) for f in flat)
+        return _host(sums), np.sqrt(_host(squares))
+
     def finish(self, state: tuple[Any, ...]) -> tuple[tuple[Any, ...], np.ndarray]:
         attributions = tuple(
             (acc * difference.astype(acc.dtype)).astype(x.dtype)

@@ -412,6 +412,37 @@ class TensorFlowPathEvaluator:
             selected = self._program.forward(self._baselines, self._differences, index, alphas)
         return np.asarray(selected.numpy()[: len(rows)])
 
+    def _per_example(self, scale: np.ndarray, like: Any) -> Any:
+        tf = self._tf
+        return tf.reshape(tf.constant(scale, like.dtype), [-1] + [1] * (like.shape.rank - 1))
+
+    def combine(
+        self,
+        first: tuple[Any, ...],
+        first_scale: np.ndarray,
+        second: tuple[Any, ...],
+        second_scale: Any,
+    ) -> tuple[Any, ...]:
+        with self._tf.device(self._device):
+            return tuple(
+                a * self._per_example(first_scale, a) + b * self._per_example(second_scale, b)
+                for a, b in zip(first, second, strict=True)
+            )
+
+    def measure(self, state: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        tf = self._tf
+        with tf.device(self._device):
+            flat = [
+                tf.reshape(
+                    tf.cast(acc * tf.cast(difference, acc.dtype), tf.float64),
+                    [self._num_examples, -1],
+                )
+                for acc, difference in zip(state, self._differences, strict=True)
+            ]
+            sums = sum(tf.reduce_sum(f, 1) for f in flat)
+            squares = sum(tf.reduce_sum(f * f, 1) for f in flat)
+        return np.asarray(sums.numpy()), np.sqrt(np.asarray(squares.numpy()))
+
     def finish(self, state: tuple[Any, ...]) -> tuple[tuple[Any, ...], np.ndarray]:
         tf = self._tf
         with tf.device(self._device):

@@ -193,6 +193,28 @@ class TorchPathEvaluator:
         with self._torch.no_grad():
             return self._host(self._selected(points, rows, index))
 
+    def _per_example(self, scale: np.ndarray, like: Any) -> Any:
+        values = self._torch.as_tensor(scale, dtype=like.dtype, device=self._device)
+        return values.reshape((-1,) + (1,) * (like.dim() - 1))
+
+    def combine(
+        self, first: list[Any], first_scale: np.ndarray, second: list[Any], second_scale: Any
+    ) -> list[Any]:
+        return [
+            a * self._per_example(first_scale, a) + b * self._per_example(second_scale, b)
+            for a, b in zip(first, second, strict=True)
+        ]
+
+    def measure(self, state: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        flat = [
+            (acc * difference.to(acc.dtype)).to(torch.float64).reshape(self._num_examples, -1)
+            for acc, difference in zip(state, self._differences, strict=True)
+        ]
+        sums = sum(f.sum(dim=1) for f in flat)
+        squares = sum((f * f).sum(dim=1) for f in flat)
+        return self._host(sums), np.sqrt(self._host(squares))
+
     def finish(self, state: list[Any]) -> tuple[tuple[Any, ...], np.ndarray]:
         attributions = tuple(
             (acc * difference.to(acc.dtype)).to(x.dtype)
