@@ -83,6 +83,12 @@ BAD_ARGUMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "unknown cmap": ((*_EXPLAIN, "--cmap", "nosuchcmap"), "nosuchcmap"),
     "unknown model": ((*_EXPLAIN, "--model", "nosuchmodel"), "nosuchmodel"),
     "no images": (("explain", "--output-dir", "{out}"), "IMAGE"),
+    "auto with a method": ((*_EXPLAIN, "--steps", "auto", "--method", "riemann_left"), "--method"),
+    "tolerance out of range": ((*_EXPLAIN, "--steps", "auto", "--tolerance", "2"), "--tolerance"),
+    "tensorflow with another model": (
+        (*_EXPLAIN, "--backend", "tensorflow", "--model", "torchvision:googlenet"),
+        "torchvision:googlenet",
+    ),
     "output dir is a file": ((*_EXPLAIN, "--output-dir", "{out}/coffee.json"), "not a directory"),
     "predict: unknown sample": (("predict", "--sample", "nosuchsample"), "nosuchsample"),
     "predict: zero top-k": (("predict", "--sample", "coffee", "--top-k", "0"), "--top-k"),
@@ -147,6 +153,8 @@ def runs(workspace: Path) -> dict[str, Run]:
         "mixed": explain("mixed", "--sample", "coffee", "x/coffee.png", "bad.jpg", "missing.png"),
         "options": explain("options", "--sample", "coffee", *OPTIONS),
         "explain": explain("plain", "--sample", "coffee"),
+        "auto": explain("auto", "--sample", "coffee", "--steps", "auto"),
+        "tensorflow": explain("tensorflow", "--sample", "coffee", "--backend", "tensorflow"),
         "predict json": (["predict", "--sample", "chelsea", "--json"], workspace),
         "predict text": (["predict", "--sample", "chelsea"], workspace),
         "samples": (["samples"], workspace),
@@ -363,3 +371,28 @@ def test_bad_arguments_fail_in_one_line_and_write_nothing(runs: dict[str, Run], 
 @pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
 def test_bad_arguments_exit_with_usage_code(runs: dict[str, Run], case: str) -> None:
     assert runs[case].returncode == EXIT_USAGE
+
+
+@pytest.mark.slow
+def test_explain_auto_steps(runs: dict[str, Run]) -> None:
+    run = runs["auto"]
+    _assert_clean(run)
+    summary = json.loads((run.output_dir / "coffee.json").read_text())
+    assert summary["method"] == "auto"
+    # Levels have 7, 13, 25, 49, ... evaluations; three levels at least.
+    assert summary["steps"] in (25, 49, 97, 193, 385)
+    assert abs(summary["delta"]) <= 0.01 * abs(summary["f_input"] - summary["f_baseline"])
+
+
+@pytest.mark.slow
+def test_explain_in_tensorflow_matches_torch(runs: dict[str, Run]) -> None:
+    torch_run, tf_run = runs["explain"], runs["tensorflow"]
+    _assert_clean(tf_run)
+    ours = json.loads((tf_run.output_dir / "coffee.json").read_text())
+    reference = json.loads((torch_run.output_dir / "coffee.json").read_text())
+    assert [p["index"] for p in ours["top_k"]] == [p["index"] for p in reference["top_k"]]
+    assert ours["f_input"] == pytest.approx(reference["f_input"], rel=1e-5)
+    a = np.load(tf_run.output_dir / "coffee-attributions.npy")
+    b = np.load(torch_run.output_dir / "coffee-attributions.npy")
+    # Same weights in both frameworks; float32 gradients differ by ~1e-4 relative (measured).
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) < 2e-3

@@ -42,6 +42,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _steps(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -74,6 +88,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default="pad",
         help="fit photos by padding (default, keeps everything) or cropping",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "tensorflow"),
+        default="torch",
+        help="framework to run the model in: torch (default) or tensorflow (the embedded "
+        "model converted to Keras)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,11 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", help="class name or index to explain (default: top-1)")
     explain.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_steps,
         default=50,
-        help="gradient evaluations along the path (default 50)",
+        help="gradient evaluations along the path (default 50), or 'auto'",
     )
-    explain.add_argument("--method", choices=METHODS, default="gausslegendre")
+    explain.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="quadrature rule for a fixed --steps (default gausslegendre)",
+    )
+    explain.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=0.01,
+        help="with --steps auto: the largest relative completeness gap (default 0.01); "
+        "attributions are held to 3x that in relative L2",
+    )
     explain.add_argument(
         "--baseline",
         default="black",
@@ -156,11 +189,12 @@ def _run_samples() -> int:
     return 0
 
 
-def _load_model(spec: str) -> Any:
-    from intgrad.images.models import ModelLoadError, load_model
+def _load_model(spec: str, backend: str = "torch") -> Any:
+    from intgrad.images.explain import load_image_model
+    from intgrad.images.models import ModelLoadError
 
     try:
-        return load_model(spec)
+        return load_image_model(spec, backend)
     except ModelLoadError as error:
         raise UsageError(f"--model: {error}") from None
 
@@ -168,7 +202,7 @@ def _load_model(spec: str) -> Any:
 def _run_predict(args: argparse.Namespace) -> int:
     from intgrad.images.explain import prepare_image, top_k_predictions
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.backend)
     failures, report = 0, {}
     for name, source in _sources(args):
         try:
@@ -189,6 +223,8 @@ def _run_predict(args: argparse.Namespace) -> int:
 def _check_arguments(args: argparse.Namespace) -> None:
     from intgrad.images.explain import IMAGE_BASELINES
 
+    if args.steps == "auto" and args.method is not None:
+        raise UsageError("--method applies to a fixed --steps; omit it with --steps auto")
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise UsageError(f"--output-dir {str(args.output_dir)!r} exists and is not a directory")
     if args.baseline not in IMAGE_BASELINES and not os.path.isfile(args.baseline):
@@ -304,6 +340,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
 
     explanation = explain_image(
         source(),
+        tolerance=args.tolerance,
         model=model,
         target=args.target,
         steps=args.steps,
@@ -334,7 +371,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     sources = _sources(args)
     _check_arguments(args)
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.backend)
     if args.target is not None:
         try:
             args.target = resolve_label(args.target, model.labels)

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -24,16 +24,20 @@ from intgrad._core.baselines import (
 )
 from intgrad._core.result import Attribution, PathRecord
 from intgrad.images.decode import Box, load_image, preprocess_box
+from intgrad.images.efficientnet_lite_keras import KerasClassifier, load_keras_efficientnet_lite0
 from intgrad.images.labels import resolve_label
-from intgrad.images.models import DEFAULT_MODEL, LoadedModel, load_model
+from intgrad.images.models import DEFAULT_MODEL, LoadedModel, ModelLoadError, load_model
 
 __all__ = [
+    "IMAGE_BACKENDS",
     "IMAGE_BASELINES",
     "ImageExplanation",
+    "ImageModel",
     "Prediction",
     "baseline_images",
     "explain_image",
     "explain_images",
+    "load_image_model",
     "prepare_image",
     "top_k_predictions",
 ]
@@ -114,8 +118,38 @@ def _first(values: np.ndarray | None) -> float | None:
     return float(values[0])
 
 
-def _as_model(model: LoadedModel | str) -> LoadedModel:
-    return load_model(model) if isinstance(model, str) else model
+ImageModel = LoadedModel | KerasClassifier
+"""A PyTorch classifier (channels-first) or the Keras one (channels-last), both on [0, 1] RGB."""
+
+IMAGE_BACKENDS: tuple[str, ...] = ("torch", "tensorflow")
+
+
+def load_image_model(spec: str = DEFAULT_MODEL, backend: str = "torch") -> ImageModel:
+    """Load an image classifier for ``backend``.
+
+    Args:
+        spec: a model spec (see :func:`intgrad.images.models.load_model`); with
+            ``backend="tensorflow"`` only the embedded ``efficientnet-lite0`` exists (its
+            weights are converted to Keras when loaded).
+        backend: "torch" or "tensorflow".
+    """
+    if backend == "torch":
+        return load_model(spec)
+    if backend != "tensorflow":
+        raise ValueError(f"backend must be one of {', '.join(IMAGE_BACKENDS)}; got {backend!r}")
+    if spec.strip().lower() != DEFAULT_MODEL:
+        raise ModelLoadError(
+            f"with the tensorflow backend only {DEFAULT_MODEL!r} is available, got {spec!r}"
+        )
+    return load_keras_efficientnet_lite0()
+
+
+def _as_model(model: ImageModel | str) -> ImageModel:
+    return load_image_model(model) if isinstance(model, str) else model
+
+
+def _channels_last(model: ImageModel) -> bool:
+    return isinstance(model, KerasClassifier)
 
 
 def prepare_image(
@@ -126,26 +160,39 @@ def prepare_image(
     return preprocess_box(pixels, size, mode=resize)  # type: ignore[arg-type]
 
 
-def _to_nchw(images: np.ndarray) -> Any:
+def _model_input(model: ImageModel, images: np.ndarray) -> Any:
+    """(examples, height, width, 3) float32 → the model's tensor type and layout."""
+    if _channels_last(model):
+        import tensorflow as tf
+
+        return tf.constant(images)
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
 
 
-def _to_nhwc(tensor: Any) -> np.ndarray:
+def _model_output(model: ImageModel, tensor: Any) -> np.ndarray:
+    """A tensor in the model's layout → NumPy (examples, height, width, 3)."""
+    if _channels_last(model):
+        return np.asarray(tensor.numpy())
     return np.asarray(tensor.detach().cpu().numpy().transpose(0, 2, 3, 1))
 
 
-def _probabilities(model: LoadedModel, images: np.ndarray) -> np.ndarray:
+def _probabilities(model: ImageModel, images: np.ndarray) -> np.ndarray:
+    if _channels_last(model):
+        import tensorflow as tf
+
+        logits = model.module(tf.constant(images), training=False)
+        return np.asarray(tf.nn.softmax(tf.cast(logits, tf.float64)).numpy())
     import torch
 
     with torch.no_grad():
-        logits = model.module(_to_nchw(images))
+        logits = model.module(_model_input(model, images))
     return np.asarray(torch.softmax(logits.double(), dim=-1).numpy())
 
 
 def top_k_predictions(
-    model: LoadedModel | str, images: np.ndarray, k: int = 3
+    model: ImageModel | str, images: np.ndarray, k: int = 3
 ) -> list[tuple[Prediction, ...]]:
     """The ``k`` most probable classes of each image.
 
@@ -208,7 +255,7 @@ def baseline_images(
 
 
 def _resolve_targets(
-    model: LoadedModel, target: int | str | None, predictions: list[tuple[Prediction, ...]]
+    model: ImageModel, target: int | str | None, predictions: list[tuple[Prediction, ...]]
 ) -> list[int]:
     if target is None:
         return [best[0].index for best in predictions]
@@ -218,16 +265,18 @@ def _resolve_targets(
 def explain_images(
     images: Sequence[np.ndarray | str | os.PathLike[str]],
     *,
-    model: LoadedModel | str = DEFAULT_MODEL,
+    model: ImageModel | str = DEFAULT_MODEL,
     target: int | str | None = None,
-    steps: int = 50,
-    method: str = "gausslegendre",
+    steps: int | Literal["auto"] = 50,
+    method: str | None = None,
     baseline: str = "black",
     batch_size: int | None = None,
     seed: int | None = 0,
     top_k: int = 3,
     resize: str = "pad",
     progress: Callable[[int, int], None] | None = None,
+    tolerance: float = 0.01,
+    backend: str = "torch",
 ) -> list[ImageExplanation]:
     """Explain several photos in one batched call (all paths share the model's chunks).
 
@@ -235,16 +284,19 @@ def explain_images(
         images: arrays (height, width, 3) in [0, 1] of any size, or image file paths.
         model: a loaded model or a spec, default the embedded EfficientNet-Lite0.
         target: a class index or name (see ``resolve_label``); default each image's top class.
-        steps, method, batch_size, progress: as in :func:`intgrad.integrated_gradients`.
+        steps, method, batch_size, progress, tolerance: as in
+            :func:`intgrad.integrated_gradients` (``steps="auto"`` adapts per image).
         baseline: "black", "white", "uniform", "gaussian", "blur" or an image file path.
         seed: seed of the random baselines.
         top_k: how many classes to report per image.
         resize: "pad" (keep the aspect ratio, zero pad) or "crop" (centre crop).
+        backend: "torch" or "tensorflow" (the embedded model converted to Keras: the
+            TensorFlow tutorial's workflow in TensorFlow), when ``model`` is a spec.
 
     Returns:
         One :class:`ImageExplanation` per image, in order.
     """
-    loaded = _as_model(model)
+    loaded = load_image_model(model, backend) if isinstance(model, str) else model
     prepared = [prepare_image(image, loaded.input_size, resize) for image in images]
     pixels = np.stack([p for p, _ in prepared])
     predictions = top_k_predictions(loaded, pixels, top_k)
@@ -253,8 +305,8 @@ def explain_images(
     started = time.perf_counter()
     result = integrated_gradients(
         loaded.module,
-        _to_nchw(pixels),
-        baselines=_to_nchw(baselines),
+        _model_input(loaded, pixels),
+        baselines=_model_input(loaded, baselines),
         target=targets,
         steps=steps,
         method=method,
@@ -263,14 +315,16 @@ def explain_images(
         return_path=True,
         seed=seed,
         progress=progress,
+        tolerance=tolerance,
     )
     seconds = (time.perf_counter() - started) / len(images)
+    attributions = _model_output(loaded, result.attributions)
     return [
         ImageExplanation(
             image=pixels[index],
             box=prepared[index][1],
             baseline=baselines[index],
-            attributions=_to_nhwc(result.attributions[index : index + 1])[0],
+            attributions=attributions[index],
             model=loaded.name,
             target=targets[index],
             target_label=loaded.labels[targets[index]],
