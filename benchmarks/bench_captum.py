@@ -177,15 +177,18 @@ def matched_accuracy(model: torch.nn.Module, photos: list[Photo]) -> tuple[dict,
     return rows, curves
 
 
+# VmHWM is the peak resident set of this process image; ru_maxrss would carry over the parent's
+# peak across fork + exec.
 _MEMORY_CHILD = """
-import resource, sys, torch, numpy as np, intgrad
+import re, sys, torch, numpy as np, intgrad
 from intgrad.images import load_model, load_sample, prepare_image
 model = load_model()
 pixels, _ = prepare_image(load_sample("coffee"), model.input_size)
 x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]))
 intgrad.integrated_gradients(model.module, x, target=967, steps=int(sys.argv[1]),
                              output="probability")
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read()
+print(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 """
 
 

@@ -45,6 +45,9 @@ __all__ = [
 IMAGE_BASELINES: tuple[str, ...] = ("black", "white", "uniform", "gaussian", "blur")
 """Baselines a photo can be explained against by name (or give an image file)."""
 
+PREDICT_BATCH = 8
+"""Images per forward pass when classifying."""
+
 GAUSSIAN_SIGMA = 0.1
 """Standard deviation of the "gaussian" image baseline, in [0, 1] pixel units."""
 
@@ -206,7 +209,14 @@ def top_k_predictions(
         raise ValueError(f"top-k must be >= 1, got {k}")
     loaded = _as_model(model)
     batch = np.asarray(images, dtype=np.float32)
-    probabilities = _probabilities(loaded, batch[None] if batch.ndim == 3 else batch)
+    batch = batch[None] if batch.ndim == 3 else batch
+    # Small batches: on a CPU a forward pass of 16+ images is slower per image than of 8.
+    probabilities = np.concatenate(
+        [
+            _probabilities(loaded, batch[i : i + PREDICT_BATCH])
+            for i in range(0, len(batch), PREDICT_BATCH)
+        ]
+    )
     order = np.argsort(-probabilities, axis=1)[:, :k]
     return [
         tuple(Prediction(int(i), loaded.labels[i], float(row[i])) for i in best)
