@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BAR_L2, BAR_GAP = 0.03, 0.01
 CAPTUM_LADDER = (32, 64, 96, 128, 160, 192, 256)
 FIXED_LADDER = (16, 32, 64, 128)
+CHUNK = 6  # intgrad's default rows per chunk for one 224×224 RGB photo
 
 
 @dataclass
@@ -90,7 +91,9 @@ def run_intgrad(model: torch.nn.Module, photo: Photo, steps: int | str, change: 
     return Run(seconds, l2, gap, result.steps)
 
 
-def run_captum(model: torch.nn.Module, photo: Photo, steps: int, change: float) -> Run:
+def run_captum(
+    model: torch.nn.Module, photo: Photo, steps: int, change: float, batch: int | None = None
+) -> Run:
     def probability(images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(model(images), dim=-1)
 
@@ -102,6 +105,7 @@ def run_captum(model: torch.nn.Module, photo: Photo, steps: int, change: float) 
             target=photo.target,
             n_steps=steps,
             method="gausslegendre",
+            internal_batch_size=batch,
             return_convergence_delta=True,
         )
 
@@ -133,13 +137,15 @@ def equal_settings(model: torch.nn.Module, photos: list[Photo], repeats: int) ->
     rows = {}
     for photo in photos:
         change = _change(model, photo)
-        ours, theirs = [], []
+        ours, theirs, chunked = [], [], []
         for _ in range(repeats):  # alternate so drift hits both tools alike
             ours.append(run_intgrad(model, photo, 128, change))
             theirs.append(run_captum(model, photo, 128, change))
+            chunked.append(run_captum(model, photo, 128, change, batch=CHUNK))
         rows[photo.name] = {
             "intgrad_s": statistics.median(r.seconds for r in ours),
             "captum_s": statistics.median(r.seconds for r in theirs),
+            "captum_chunked_s": statistics.median(r.seconds for r in chunked),
             "intgrad_l2": ours[0].l2,
             "captum_l2": theirs[0].l2,
         }
@@ -287,14 +293,24 @@ def write_report(results: dict, command: str) -> None:
         "",
         "## 1. Equal settings: Gauss–Legendre, 128 steps (goal: ratio ≤ 0.5)",
         "",
-        "| photo | intgrad s | Captum s | ratio | intgrad L2 | Captum L2 |",
-        "|---|---|---|---|---|---|",
+        "| photo | intgrad s | Captum s | ratio | Captum, `internal_batch_size=6`, s | "
+        "intgrad L2 | Captum L2 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, row in results["equal"].items():
         lines.append(
             f"| {name} | {row['intgrad_s']:.2f} | {row['captum_s']:.2f} | "
-            f"**{row['ratio']:.2f}** | {row['intgrad_l2']:.4f} | {row['captum_l2']:.4f} |"
+            f"**{row['ratio']:.2f}** | {row['captum_chunked_s']:.2f} | "
+            f"{row['intgrad_l2']:.4f} | {row['captum_l2']:.4f} |"
         )
+    lines += [
+        "",
+        "Most of the gain at equal settings is the chunk size: on this 2-core CPU a forward and"
+        " backward pass over 128 images at once is several times slower per image than over 6"
+        " (the Captum column with `internal_batch_size=6` shows what a tuned Captum call does);"
+        " intgrad also switches parameter gradients off and accumulates each chunk as it goes,"
+        " so memory stays flat.",
+    ]
     lines += [
         "",
         "## 2. Matched accuracy: L2 ≤ 3 % and gap ≤ 1 % (goal: ratio ≤ 0.2)",
@@ -309,6 +325,17 @@ def write_report(results: dict, command: str) -> None:
             f"{row['auto_gap']:.4f} | {row['captum_steps']}{flag}, {row['captum_s']:.2f}, "
             f"{row['captum_l2']:.4f}, {row['captum_gap']:.4f} | **{row['ratio']:.2f}** |"
         )
+    misses = {n: r for n, r in results["matched"].items() if r["ratio"] > 0.2}
+    for name, row in misses.items():
+        lines += [
+            "",
+            f"**{name} misses the goal** (ratio {row['ratio']:.2f}): `steps='auto'` stops only"
+            " when the completeness gap is ≤ 1 % *and* the estimated L2 error ≤ 3 %; on this"
+            " photo the gap of the warped trapezoid levels converged more slowly than the L2"
+            f" error, so it went on to {row['auto_steps']} steps (L2 {row['auto_l2']:.4f}, more"
+            " accurate than asked), while Gauss–Legendre met both bars at"
+            f" {row['captum_steps']} steps.",
+        ]
     memory_row, speed = results["memory"], results["throughput"]
     lines += [
         "",

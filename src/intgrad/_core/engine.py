@@ -80,7 +80,7 @@ def normalise_targets(target: object, num_examples: int, backend: Backend) -> np
     return values
 
 
-def _count_elements(backend: Backend, inputs: tuple[Any, ...]) -> tuple[int, int]:
+def _count_elements(inputs: tuple[Any, ...]) -> tuple[int, int]:
     num_examples = int(inputs[0].shape[0])
     features = sum(int(np.prod(x.shape[1:])) for x in inputs)
     return num_examples, features
@@ -231,7 +231,7 @@ def run(
     Returns:
         An :class:`Attribution` whose ``attributions`` is a tuple with one tensor per input.
     """
-    num_examples, features = _count_elements(backend, inputs)
+    num_examples, features = _count_elements(inputs)
     baseline_rules = resolve_baselines(request.baselines, len(inputs), request.seed)
     planned = _planned_rows(request, num_examples)
     chunk_rows = min(request.batch_size or default_chunk_rows(features, planned), planned)
