@@ -158,14 +158,21 @@ def matched_accuracy(model: torch.nn.Module, photos: list[Photo]) -> tuple[dict,
     rows, curves = {}, {}
     for photo in photos:
         change = _change(model, photo)
-        auto = run_intgrad(model, photo, "auto", change)
         captum_runs = []
         for steps in CAPTUM_LADDER:
             captum_runs.append(run_captum(model, photo, steps, change))
             if captum_runs[-1].l2 <= BAR_L2 and captum_runs[-1].gap <= BAR_GAP:
                 break
         fixed = [run_intgrad(model, photo, steps, change) for steps in FIXED_LADDER]
-        best = captum_runs[-1]
+        # The two timed runs, alternating, twice each; the medians are compared.
+        autos, bests = [], []
+        for _ in range(2):
+            autos.append(run_intgrad(model, photo, "auto", change))
+            bests.append(run_captum(model, photo, captum_runs[-1].steps, change))
+        auto = min(autos, key=lambda r: r.seconds)
+        auto.seconds = statistics.median(r.seconds for r in autos)
+        best = bests[0]
+        best.seconds = statistics.median(r.seconds for r in bests)
         rows[photo.name] = {
             "auto_steps": auto.steps,
             "auto_s": auto.seconds,
@@ -222,8 +229,14 @@ def throughput(count: int, steps: int) -> dict:
     images = [load_sample(names[i % 4]) for i in range(count)]
     options = {"model": load_model(), "steps": steps, "target": None}
 
-    batched, _ = _timed(lambda: intgrad.images.explain_images(images, **options))
-    single, _ = _timed(lambda: [intgrad.images.explain_image(im, **options) for im in images])
+    intgrad.images.explain_image(images[0], **options)  # warm-up: first calls pay for set-up
+    batched_runs, single_runs = [], []
+    for _ in range(2):  # alternate, then take medians
+        batched_runs.append(_timed(lambda: intgrad.images.explain_images(images, **options))[0])
+        single_runs.append(
+            _timed(lambda: [intgrad.images.explain_image(im, **options) for im in images])[0]
+        )
+    batched, single = statistics.median(batched_runs), statistics.median(single_runs)
     result = {
         "images": count,
         "steps": steps,
@@ -367,7 +380,7 @@ def main() -> None:
     results["equal"] = equal_settings(model.module, photos, repeats=1 if args.quick else 2)
     results["matched"], curves = matched_accuracy(model.module, photos)
     results["memory"] = memory()
-    results["throughput"] = throughput(16, 16 if args.quick else 32)
+    results["throughput"] = throughput(16, 16)
     plot(curves, ROOT / "docs" / "images" / "benchmark-error-vs-time.png")
     command = "make bench" + (" BENCH_ARGS=--quick" if args.quick else "")
     write_report(results, command)

@@ -65,9 +65,11 @@ class TorchBackend:
     @contextmanager
     def model_guard(self, model: Any) -> Iterator[Callable[..., Any]]:
         torch = _torch()
-        parameters = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+        is_module = isinstance(model, torch.nn.Module)
+        parameters = list(model.parameters()) if is_module else []
+        modules = list(model.modules()) if is_module else []
         flags = [p.requires_grad for p in parameters]
-        modes = [m.training for m in model.modules()] if isinstance(model, torch.nn.Module) else []
+        modes = [m.training for m in modules]
         try:
             # Gradients with respect to inputs only: parameter gradients would cost time and
             # memory and would leak into the user's .grad fields.
@@ -78,7 +80,9 @@ class TorchBackend:
         finally:
             for parameter, flag in zip(parameters, flags, strict=True):
                 parameter.requires_grad_(flag)
-            for module, mode in zip(model.modules() if modes else [], modes, strict=False):
+            # Nothing here changes train/eval mode; restoring it guards against models whose
+            # forward does.
+            for module, mode in zip(modules, modes, strict=True):
                 module.training = mode
 
     def evaluator(
