@@ -18,8 +18,8 @@ The L2 error estimate compares consecutive levels: with d_L = ‖A_L − A_{L−
 max(d_L, d_{L−1} / 2) / √3, so at least three levels (25 evaluations) are always used. For ReLU
 networks the integrand is rough and the error falls like 1/n; the difference of two levels then
 overestimates the finer level's error by a factor we measured between 1.7 and 1.8 on the
-sample photos against 1025-step references, hence √3; the previous level's difference guards against two
-levels agreeing by chance. For smooth integrands the estimate is conservative.
+sample photos against 1025-step references, hence √3; the previous level's difference guards
+against two levels agreeing by chance. For smooth integrands the estimate is conservative.
 
 References:
     Walker et al. (2024), "Integrated Decision Gradients", AAAI — a forward pass to find where
