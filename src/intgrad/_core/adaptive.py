@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from intgrad._core.backend import ChunkRecord, PathEvaluator, Rows
-from intgrad._core.integrate import iter_chunks
+from intgrad._core.integrate import accumulate_rows, forward_rows
 from intgrad._core.result import PathRecord
 
 __all__ = [
@@ -247,10 +247,7 @@ def _forward_at(
         alphas=np.concatenate(alphas),
         weights=np.zeros(sum(counts)),
     )
-    if not len(rows):
-        return [np.zeros(0) for _ in alphas]
-    outputs = np.concatenate([evaluator.forward(chunk) for chunk in iter_chunks(rows, chunk_rows)])
-    return np.split(outputs, np.cumsum(counts)[:-1])
+    return np.split(forward_rows(evaluator, rows, chunk_rows), np.cumsum(counts)[:-1])
 
 
 def _pilot(
@@ -307,12 +304,11 @@ def _accumulate(
     recorder: _Recorder | None,
     on_chunk: Callable[[int], None],
 ) -> Any:
-    state = evaluator.zeros()
-    for chunk in iter_chunks(rows, chunk_rows):
-        state, record = evaluator.accumulate(state, chunk, recorder is not None)
-        if recorder is not None:
-            recorder.add(chunk, record)
-        on_chunk(len(chunk))
+    state, record = accumulate_rows(
+        evaluator, evaluator.zeros(), rows, chunk_rows, recorder is not None, on_chunk
+    )
+    if recorder is not None:
+        recorder.add(rows, record)
     return state
 
 

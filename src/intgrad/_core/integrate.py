@@ -24,6 +24,7 @@ __all__ = [
     "accumulate_rows",
     "default_chunk_rows",
     "endpoint_outputs",
+    "forward_rows",
     "iter_chunks",
     "path_record",
     "rule_rows",
@@ -93,6 +94,13 @@ def accumulate_rows(
     )
 
 
+def forward_rows(evaluator: PathEvaluator, rows: Rows, chunk_rows: int) -> np.ndarray:
+    """The selected output at every row's point, shape (rows,), float64, in chunks."""
+    if not len(rows):
+        return np.zeros(0)
+    return np.concatenate([evaluator.forward(chunk) for chunk in iter_chunks(rows, chunk_rows)])
+
+
 def endpoint_outputs(
     evaluator: PathEvaluator, num_examples: int, chunk_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +115,7 @@ def endpoint_outputs(
         alphas=np.concatenate([np.ones(num_examples), np.zeros(num_examples)]),
         weights=np.zeros(2 * num_examples),
     )
-    outputs = np.concatenate([evaluator.forward(chunk) for chunk in iter_chunks(rows, chunk_rows)])
+    outputs = forward_rows(evaluator, rows, chunk_rows)
     return outputs[:num_examples], outputs[num_examples:]
 
 
