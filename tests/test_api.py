@@ -161,3 +161,15 @@ def test_progress_reports_every_chunk(framework: Any, rng) -> None:
     )
     # 2 examples × 5 steps = 10 rows per baseline in chunks of 4: 4, 8, 10, then again.
     assert calls == [(4, 20), (8, 20), (10, 20), (14, 20), (18, 20), (20, 20)]
+
+
+def test_gpu_levers_are_torch_only(framework: Any, rng) -> None:
+    model = framework.mlp([(rng.normal(size=(3, 2)), rng.normal(size=2))])
+    x = framework.tensor(rng.normal(size=(2, 3)), "float64")
+    if framework.name == "torch":
+        result = integrated_gradients(model, x, target=0, steps=4, allow_tf32=True)
+        assert result.steps == 4
+        return
+    for option in ({"autocast": "bfloat16"}, {"compile_model": True}, {"allow_tf32": True}):
+        with pytest.raises(ValueError, match="available with the torch backend only"):
+            integrated_gradients(model, x, target=0, steps=4, **option)

@@ -8,6 +8,10 @@ import torch
 from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
 from intgrad import METHODS, integrated_gradients
+from intgrad._core.integrate import accumulate_rows, rule_rows
+from intgrad._core.quadrature import quadrature_rule
+from intgrad.backends._registry import get_backend
+from intgrad.backends.torch import CPU_CHUNK_ELEMENTS, TorchPathEvaluator
 
 
 class TwoInputNet(torch.nn.Module):
@@ -163,3 +167,116 @@ def test_baselines_explicit_blur_gaussian(inputs) -> None:
     ]
     assert torch.equal(noisy[0].attributions, noisy[1].attributions)
     assert not torch.equal(noisy[0].attributions, noisy[2].attributions)
+
+
+# -- the GPU levers, checked on the CPU ----------------------------------------------------------
+
+
+class _ConvNet(torch.nn.Module):
+    """float32 conv + linear net that records the precision settings it ran under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.head = torch.nn.Linear(4 * 5 * 5, 3)
+        self.seen: list[tuple[bool, bool, bool, torch.dtype]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        logits = self.head(torch.tanh(self.conv(images)).flatten(1))
+        self.seen.append(
+            (
+                torch.backends.cudnn.allow_tf32,
+                torch.backends.cuda.matmul.allow_tf32,
+                torch.is_autocast_enabled("cpu"),
+                logits.dtype,
+            )
+        )
+        return logits
+
+
+@pytest.fixture
+def conv_net() -> _ConvNet:
+    torch.manual_seed(3)
+    return _ConvNet().eval()
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(4))
+
+
+def test_autocast_runs_the_model_in_bfloat16_and_sums_in_float32(conv_net, images) -> None:
+    exact = integrated_gradients(conv_net, images, target=[0, 2], steps=16)
+    conv_net.seen.clear()
+    mixed = integrated_gradients(conv_net, images, target=[0, 2], steps=16, autocast="bfloat16")
+    assert {seen[2:] for seen in conv_net.seen} == {(True, torch.bfloat16)}
+    assert mixed.attributions.dtype == torch.float32
+    error = float((mixed.attributions - exact.attributions).norm() / exact.attributions.norm())
+    # bfloat16 keeps 8 significant bits: visibly different, still the same attribution.
+    assert 1e-5 < error < 0.05
+    assert not torch.is_autocast_enabled("cpu")
+
+
+def test_tf32_is_off_during_the_call_and_the_flags_come_back(conv_net, images) -> None:
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        integrated_gradients(conv_net, images, target=0, steps=4)
+        assert {seen[:2] for seen in conv_net.seen} == {(False, False)}
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (
+            True,
+            True,
+        )
+        conv_net.seen.clear()
+        integrated_gradients(conv_net, images, target=0, steps=4, allow_tf32=True)
+        assert {seen[:2] for seen in conv_net.seen} == {(True, True)}
+        with pytest.raises(ValueError, match="target"):
+            integrated_gradients(conv_net, images, target=7, steps=4)
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_padded_chunks_change_nothing(conv_net, images) -> None:
+    plain = integrated_gradients(conv_net, images, target=[1, 0], steps=5, batch_size=4)
+    conv_net.seen.clear()
+    backend = get_backend("torch")
+    baselines = (torch.zeros_like(images),)
+    targets = np.array([1, 0])
+    padded = TorchPathEvaluator(conv_net, (images,), baselines, targets, None, (), pad_rows_to=4)
+    rows = rule_rows(2, quadrature_rule("gausslegendre", 5))
+    state, record = accumulate_rows(padded, padded.zeros(), rows, 4, True, lambda _: None)
+    assert {len(seen) for seen in conv_net.seen} == {4}
+    assert [r.outputs.shape for r in [record]] == [(10,)]  # padding rows are dropped
+    attributions, _ = padded.finish(state)
+    np.testing.assert_allclose(
+        attributions[0].numpy(), plain.attributions.numpy(), rtol=1e-6, atol=1e-9
+    )
+    assert padded.forward(rows.slice(0, 3)).shape == (3,)
+    assert backend.chunk_elements((images,)) == CPU_CHUNK_ELEMENTS
+
+
+def test_compiled_model_agrees_with_eager_and_is_left_unchanged(conv_net, images) -> None:
+    eager = integrated_gradients(conv_net, images, target=[0, 1], steps=5, batch_size=4)
+    compiled = integrated_gradients(
+        conv_net, images, target=[0, 1], steps=5, batch_size=4, compile_model=True
+    )
+    np.testing.assert_allclose(
+        compiled.attributions.numpy(), eager.attributions.numpy(), rtol=1e-4, atol=1e-7
+    )
+    np.testing.assert_allclose(compiled.delta, eager.delta, atol=1e-6)
+    assert type(conv_net) is _ConvNet and not conv_net.training
+    assert all(p.requires_grad for p in conv_net.parameters())
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"autocast": "int8"}, ValueError, "autocast must be None or one of bfloat16, float16"),
+        ({"compile_model": "fastest"}, ValueError, "compile_model must be a bool or one of"),
+        ({"allow_tf32": "yes"}, TypeError, "allow_tf32 must be a bool"),
+    ],
+)
+def test_acceleration_argument_errors(conv_net, images, options, error, message) -> None:
+    with pytest.raises(error, match=message):
+        integrated_gradients(conv_net, images, target=0, steps=4, **options)

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from intgrad._core.baselines import BaselineRule
 
-__all__ = ["Backend", "ChunkRecord", "PathEvaluator", "Rows"]
+__all__ = [
+    "AUTOCAST_DTYPES",
+    "COMPILE_MODES",
+    "Acceleration",
+    "Backend",
+    "ChunkRecord",
+    "PathEvaluator",
+    "Rows",
+]
+
+AUTOCAST_DTYPES = ("bfloat16", "float16")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class Rows(NamedTuple):
@@ -52,6 +64,47 @@ class ChunkRecord(NamedTuple):
 
     outputs: np.ndarray
     mean_gradients: np.ndarray
+
+
+@dataclass(frozen=True)
+class Acceleration:
+    """Opt-in speed levers for one call; a backend without one refuses it (``ValueError``).
+
+    Attributes:
+        autocast: ``None`` (the model's own precision), ``"bfloat16"`` or ``"float16"``: run
+            the model under the framework's mixed precision. Gradients still arrive in the
+            inputs' dtype and are accumulated in at least float32.
+        compile_model: ``False``, ``True`` or a compile mode from ``COMPILE_MODES``: compile
+            the model (the framework keeps compiled code between calls) and feed it chunks of
+            one fixed size, so that it is not recompiled per chunk.
+        allow_tf32: let float32 convolutions and matrix products on a GPU use TF32 (faster
+            on some models, less accurate); ``False`` computes them in full float32.
+    """
+
+    autocast: str | None = None
+    compile_model: bool | str = False
+    allow_tf32: bool = False
+
+    def checked(self) -> Acceleration:
+        """Return self after validating the fields."""
+        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
+            raise ValueError(
+                f"autocast must be None or one of {', '.join(AUTOCAST_DTYPES)}; "
+                f"got {self.autocast!r}"
+            )
+        if not isinstance(self.allow_tf32, bool):
+            raise TypeError(f"allow_tf32 must be a bool, got {self.allow_tf32!r}")
+        if not isinstance(self.compile_model, bool) and self.compile_model not in COMPILE_MODES:
+            raise ValueError(
+                f"compile_model must be a bool or one of {', '.join(COMPILE_MODES)}; "
+                f"got {self.compile_model!r}"
+            )
+        return self
+
+    @property
+    def requested(self) -> bool:
+        """Whether any lever is on."""
+        return self.autocast is not None or self.compile_model is not False or self.allow_tf32
 
 
 class PathEvaluator(Protocol):
@@ -110,6 +163,14 @@ class Backend(Protocol):
 
     def accepts_model(self, model: object) -> bool:
         """Whether ``model`` is a model object of this framework."""
+        ...
+
+    def accelerated(self, acceleration: Acceleration) -> Backend:
+        """This backend with the speed levers on; ``ValueError`` for a lever it lacks."""
+        ...
+
+    def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
+        """Input elements per chunk when the user gives no batch size, for the inputs' device."""
         ...
 
     def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ from intgrad._core.backend import Backend, PathEvaluator
 from intgrad._core.baselines import BaselineRule, resolve_baselines
 from intgrad._core.integrate import (
     accumulate_rows,
+    balanced_chunk_rows,
     default_chunk_rows,
     endpoint_outputs,
     path_record,
@@ -234,7 +235,15 @@ def run(
     num_examples, features = _count_elements(inputs)
     baseline_rules = resolve_baselines(request.baselines, len(inputs), request.seed)
     planned = _planned_rows(request, num_examples)
-    chunk_rows = min(request.batch_size or default_chunk_rows(features, planned), planned)
+    most_rows = request.batch_size or default_chunk_rows(
+        features, planned, backend.chunk_elements(inputs)
+    )
+    # The adaptive mode's plan is only an upper bound: even chunks over it would mean nothing.
+    chunk_rows = (
+        min(most_rows, planned)
+        if request.adaptive is not None
+        else balanced_chunk_rows(most_rows, planned)
+    )
     progress = _ProgressCounter(request.progress, planned * len(baseline_rules))
     outcomes = [
         _attribute_baseline(backend, model_fn, inputs, rules, request, chunk_rows, progress)

@@ -7,7 +7,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["OUTPUT_NAMES", "OutputOps", "select_outputs", "validate_output"]
+from intgrad._core.backend import Acceleration
+
+__all__ = [
+    "OUTPUT_NAMES",
+    "OutputOps",
+    "refuse_acceleration",
+    "select_outputs",
+    "validate_output",
+]
 
 OUTPUT_NAMES = ("probability",)
 
@@ -77,3 +85,18 @@ def select_outputs(
             "per example"
         )
     return ops.take(flat, targets)
+
+
+def refuse_acceleration(backend_name: str, acceleration: Acceleration) -> None:
+    """``ValueError`` when a lever is requested from a backend that has none.
+
+    TensorFlow and JAX already compile every chunk's step (``tf.function``, ``jax.jit``);
+    mixed precision there belongs to the model (Keras policies, the parameters' dtype).
+    """
+    acceleration.checked()
+    if acceleration.requested:
+        raise ValueError(
+            "autocast, compile_model and allow_tf32 are available with the torch backend only;"
+            f" the {backend_name} backend compiles each step already (use the model's own"
+            " mixed precision instead of autocast)"
+        )

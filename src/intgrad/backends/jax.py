@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from intgrad._core.backend import ChunkRecord, Rows
+from intgrad._core.backend import Acceleration, ChunkRecord, Rows
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
-from intgrad.backends._common import select_outputs
+from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
+from intgrad.backends._common import refuse_acceleration, select_outputs
 
 __all__ = ["JaxBackend"]
 
@@ -122,6 +123,13 @@ class JaxBackend:
         else:
             return False
         return any(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(tree))
+
+    def accelerated(self, acceleration: Acceleration) -> JaxBackend:
+        refuse_acceleration(self.name, acceleration)
+        return self
+
+    def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
+        return DEFAULT_CHUNK_ELEMENTS
 
     def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
         jnp = _jnp()

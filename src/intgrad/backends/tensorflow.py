@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from intgrad._core.backend import ChunkRecord, Rows
+from intgrad._core.backend import Acceleration, ChunkRecord, Rows
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
-from intgrad.backends._common import select_outputs
+from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
+from intgrad.backends._common import refuse_acceleration, select_outputs
 
 __all__ = ["TensorFlowBackend", "load_model"]
 
@@ -125,6 +126,13 @@ class TensorFlowBackend:
         layer = _keras_layer_type()
         known = (tf.Module, tf.types.experimental.PolymorphicFunction)
         return isinstance(model, known) or (layer is not None and isinstance(model, layer))
+
+    def accelerated(self, acceleration: Acceleration) -> TensorFlowBackend:
+        refuse_acceleration(self.name, acceleration)
+        return self
+
+    def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
+        return DEFAULT_CHUNK_ELEMENTS
 
     def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
         tf = _tf()

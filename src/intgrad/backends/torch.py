@@ -1,7 +1,18 @@
-"""PyTorch backend: the core's few tensor operations on ``torch.Tensor``, on the inputs' device."""
+"""PyTorch backend: the core's few tensor operations on ``torch.Tensor``, on the inputs' device.
+
+Float32 models run in full float32 on CUDA: TF32 is switched off for the call (see
+:func:`_float32_arithmetic`) unless ``allow_tf32`` is set.
+
+Two opt-in levers (:class:`~intgrad._core.backend.Acceleration`): ``autocast`` runs the model
+under ``torch.autocast`` in bfloat16 or float16 while gradients are taken with respect to the
+float32 path points and summed in float32; ``compile_model`` calls ``torch.compile(model)``
+with static shapes and pads every chunk to one size, so the model compiles once per call
+signature (Dynamo keeps its compiled code between calls).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -9,11 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from intgrad._core.backend import ChunkRecord, Rows
+from intgrad._core.backend import Acceleration, ChunkRecord, Rows
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
+from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
 from intgrad.backends._common import select_outputs
 
-__all__ = ["TorchBackend"]
+__all__ = ["ACCELERATOR_CHUNK_ELEMENTS", "CPU_CHUNK_ELEMENTS", "TorchBackend"]
+
+CPU_CHUNK_ELEMENTS = DEFAULT_CHUNK_ELEMENTS
+"""Default input elements per chunk on the CPU: 6 rows of a 224×224 RGB image, which ran
+fastest per step on EfficientNet-Lite0 (docs/benchmarks.md)."""
+
+ACCELERATOR_CHUNK_ELEMENTS = 2**24
+"""Default input elements per chunk on a GPU: 111 rows of a 224×224 RGB image (GPUs need
+large batches to be busy; docs/benchmarks-gpu.md)."""
 
 
 def _torch() -> Any:
@@ -26,6 +46,16 @@ class TorchBackend:
     """Integrated Gradients on PyTorch modules and callables."""
 
     name = "torch"
+
+    def __init__(self, acceleration: Acceleration | None = None) -> None:
+        self.acceleration = acceleration or Acceleration()
+
+    def accelerated(self, acceleration: Acceleration) -> TorchBackend:
+        return TorchBackend(acceleration.checked())
+
+    def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
+        on_cpu = all(x.device.type == "cpu" for x in inputs)
+        return CPU_CHUNK_ELEMENTS if on_cpu else ACCELERATOR_CHUNK_ELEMENTS
 
     def is_native(self, value: object) -> bool:
         torch = sys.modules.get("torch")
@@ -75,8 +105,8 @@ class TorchBackend:
             # memory and would leak into the user's .grad fields.
             for parameter in parameters:
                 parameter.requires_grad_(False)
-            with torch.enable_grad():
-                yield model
+            with torch.enable_grad(), _float32_arithmetic(torch, self.acceleration.allow_tf32):
+                yield self._compiled(model)
         finally:
             for parameter, flag in zip(parameters, flags, strict=True):
                 parameter.requires_grad_(flag)
@@ -84,6 +114,13 @@ class TorchBackend:
             # forward does.
             for module, mode in zip(modules, modes, strict=True):
                 module.training = mode
+
+    def _compiled(self, model: Any) -> Any:
+        """``model`` compiled as asked, else ``model`` (``torch.compile`` wraps, never edits)."""
+        mode = self.acceleration.compile_model
+        if mode is False:
+            return model
+        return _torch().compile(model, dynamic=False, mode=None if mode is True else mode)
 
     def evaluator(
         self,
@@ -96,12 +133,38 @@ class TorchBackend:
         chunk_rows: int,
     ) -> TorchPathEvaluator:
         return TorchPathEvaluator(
-            model_fn, inputs, baselines, targets, output, additional_forward_args
+            model_fn,
+            inputs,
+            baselines,
+            targets,
+            output,
+            additional_forward_args,
+            autocast=self.acceleration.autocast,
+            pad_rows_to=None if self.acceleration.compile_model is False else chunk_rows,
         )
 
     def mean(self, attributions: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
         torch = _torch()
         return tuple(torch.stack(group).mean(dim=0) for group in zip(*attributions, strict=True))
+
+
+@contextmanager
+def _float32_arithmetic(torch: Any, allow_tf32: bool) -> Iterator[None]:
+    """TF32 off for CUDA convolutions and matrix products during the call, unless allowed.
+
+    PyTorch lets cuDNN convolutions run in TF32 (a 10-bit mantissa) by default. On an H100
+    that alone put a 3 % relative L2 error into EfficientNet-Lite0's attributions (0.1 % with
+    it off, at the same speed; docs/benchmarks-gpu.md). The flags are process-wide, so the
+    user's values are restored on exit.
+    """
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        if not allow_tf32:
+            cudnn.allow_tf32 = matmul.allow_tf32 = False
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def _broadcast(value: Any, inputs: Any) -> Any:
@@ -125,9 +188,20 @@ class TorchPathEvaluator:
         targets: np.ndarray | None,
         output: str | Callable[[Any], Any] | None,
         additional_forward_args: tuple[Any, ...],
+        autocast: str | None = None,
+        pad_rows_to: int | None = None,
     ) -> None:
+        """Bind one call's tensors.
+
+        Args:
+            autocast: ``"bfloat16"``/``"float16"`` to run the model under ``torch.autocast``.
+            pad_rows_to: give the model chunks of exactly this many rows (compiled models);
+                padding rows repeat the last row with weight 0 and their outputs are dropped.
+        """
         torch = _torch()
         self._torch = torch
+        self._autocast_dtype = None if autocast is None else getattr(torch, autocast)
+        self._pad_rows_to = pad_rows_to
         self._model_fn = model_fn
         self._inputs = inputs
         self._baselines = baselines
@@ -146,6 +220,19 @@ class TorchPathEvaluator:
             torch.zeros_like(x, dtype=d)
             for x, d in zip(self._inputs, self._acc_dtypes, strict=True)
         ]
+
+    def _padded(self, rows: Rows) -> Rows:
+        missing = 0 if self._pad_rows_to is None else self._pad_rows_to - len(rows)
+        if missing <= 0:
+            return rows
+        last = len(rows) - 1
+        return Rows(
+            example_index=np.concatenate(
+                [rows.example_index, np.repeat(rows.example_index[last:], missing)]
+            ),
+            alphas=np.concatenate([rows.alphas, np.repeat(rows.alphas[last:], missing)]),
+            weights=np.concatenate([rows.weights, np.zeros(missing)]),
+        )
 
     def _points(self, rows: Rows) -> tuple[Any, Any]:
         torch = self._torch
@@ -169,12 +256,24 @@ class TorchPathEvaluator:
         )
 
     def _selected(self, points: tuple[Any, ...], rows: Rows, index: Any) -> Any:
-        outputs = self._model_fn(*points, *self._extra_rows(index))
+        torch = self._torch
+        mixed = (
+            contextlib.nullcontext()
+            if self._autocast_dtype is None
+            else torch.autocast(self._device.type, dtype=self._autocast_dtype)
+        )
+        with mixed:
+            outputs = self._model_fn(*points, *self._extra_rows(index))
+        if self._autocast_dtype is not None and isinstance(outputs, torch.Tensor):
+            # Softmax and the selected scalar in float32, whatever the model computed in.
+            outputs = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
         targets = None if self._targets is None else self._targets[rows.example_index]
         return select_outputs(self, outputs, targets, self._output)
 
     def accumulate(self, state: list[Any], rows: Rows, record: bool) -> tuple[Any, Any]:
         torch = self._torch
+        real_rows = len(rows)
+        rows = self._padded(rows)
         index, points = self._points(rows)
         points = tuple(p.requires_grad_(True) for p in points)
         selected = self._selected(points, rows, index)
@@ -189,13 +288,16 @@ class TorchPathEvaluator:
         if not record:
             return state, None
         return state, ChunkRecord(
-            outputs=self._host(selected), mean_gradients=self._host(_mean_per_row(grads))
+            outputs=self._host(selected)[:real_rows],
+            mean_gradients=self._host(_mean_per_row(grads))[:real_rows],
         )
 
     def forward(self, rows: Rows) -> np.ndarray:
+        real_rows = len(rows)
+        rows = self._padded(rows)
         index, points = self._points(rows)
         with self._torch.no_grad():
-            return self._host(self._selected(points, rows, index))
+            return self._host(self._selected(points, rows, index))[:real_rows]
 
     def _per_example(self, scale: np.ndarray, like: Any) -> Any:
         values = self._torch.as_tensor(scale, dtype=like.dtype, device=self._device)
