@@ -152,3 +152,29 @@ def test_auto_argument_errors(framework: Any, rng) -> None:
         integrated_gradients(model, x, target=0, steps="many")
     with pytest.raises(ValueError, match="tolerance must be in"):
         integrated_gradients(model, x, target=0, steps="auto", tolerance=2.0)
+
+
+def test_pilot_reads_its_bisections_from_one_fine_call_when_a_chunk_holds_it(
+    framework: Any, rng
+) -> None:
+    model = _mlp(framework, rng)
+    x = framework.tensor(rng.normal(size=(2, 5)) * 2, "float64")
+    calls: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(int(args[0].shape[0]))
+        return model(*args)
+
+    small = integrated_gradients(counted, x, target=[0, 1], steps="auto", batch_size=6)
+    small_calls = len(calls)
+    calls.clear()
+    large = integrated_gradients(counted, x, target=[0, 1], steps="auto", batch_size=130)
+    # Same pilot points, hence the same warp and the same attributions...
+    np.testing.assert_allclose(
+        framework.numpy(large.attributions), framework.numpy(small.attributions), rtol=1e-10
+    )
+    np.testing.assert_array_equal(large.steps_per_example, small.steps_per_example)
+    # ...from the 65-point grid in one call (plus any bisection finer than it).
+    assert 17 <= small.forward_evaluations < 65 <= large.forward_evaluations
+    if framework.name == "torch":  # TensorFlow and JAX call the model only when tracing
+        assert calls[0] == 2 * 65 and len(calls) < small_calls

@@ -1,7 +1,9 @@
 """``steps="auto"``: place gradient evaluations where the path needs them, stop when accurate.
 
 1. **Pilot.** A forward-only pass (no gradients: a fraction of the cost) evaluates F on a uniform
-   grid of ``PILOT_INTERVALS`` intervals. It also gives F(x′) and F(x) for the completeness check.
+   grid of ``PILOT_INTERVALS`` intervals, then bisects the steepest cells (reading them from a
+   grid of ``SINGLE_CALL_PILOT_INTERVALS`` computed in one call when a chunk holds it). It also
+   gives F(x′) and F(x) for the completeness check.
 2. **Warp.** A monotone map α = φ(t) sends more of [0, 1] in t to the intervals where F changes
    most (a mix of "where F changes" and "uniform", because per-feature gradients still vary
    where F is flat). Then ∫₀¹ g(α) dα = ∫₀¹ g(φ(t)) φ′(t) dt.
@@ -51,6 +53,9 @@ __all__ = [
 
 PILOT_INTERVALS = 16
 PILOT_REFINEMENTS = 3
+SINGLE_CALL_PILOT_INTERVALS = 64
+"""Grid evaluated in one call when a chunk holds it for every example; the bisection rounds
+then read their midpoints from it instead of calling the model again."""
 FIRST_LEVEL_NODES = 7
 UNIFORM_SHARE = 0.5
 """Share of the warp that stays uniform in α; the rest follows |ΔF| from the pilot."""
@@ -252,30 +257,52 @@ def _forward_at(
 
 def _pilot(
     evaluator: PathEvaluator, num_examples: int, chunk_rows: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """F along each example's path: a uniform grid, then bisection where F changes most.
 
     A cell is bisected while it holds more than ``1 / PILOT_INTERVALS`` of the total |ΔF| (up
     to ``PILOT_REFINEMENTS`` times), so a sharp rise (typical just above a black baseline) is
-    located to a fraction of a cell for a few extra forward passes.
+    located to a fraction of a cell for a few extra forward passes. When one chunk holds
+    ``SINGLE_CALL_PILOT_INTERVALS + 1`` points per example (GPU-sized chunks, where a call
+    costs about the same whatever its rows), that finer grid is evaluated in one call first
+    and the bisection rounds read their midpoints from it; the points kept, and so the warp,
+    are the same as with separate calls.
 
     Returns:
-        Per example, the sorted alphas (from 0 to 1) and F at them.
+        Per example, the sorted alphas (from 0 to 1) and F at them; and the number of forward
+        evaluations made for the example that needed the most.
     """
+    known: list[dict[float, float]] = [{} for _ in range(num_examples)]
+    evaluations = np.zeros(num_examples, dtype=np.int64)
+
+    def values_at(requested: list[np.ndarray]) -> list[np.ndarray]:
+        missing = [
+            np.array([a for a in r if a not in k]) for r, k in zip(requested, known, strict=True)
+        ]
+        if any(m.size for m in missing):
+            for e, (new_alphas, new_values) in enumerate(
+                zip(missing, _forward_at(evaluator, missing, chunk_rows), strict=True)
+            ):
+                known[e].update(zip(new_alphas.tolist(), new_values.tolist(), strict=True))
+                evaluations[e] += new_alphas.size
+        return [np.array([k[a] for a in r]) for r, k in zip(requested, known, strict=True)]
+
+    if chunk_rows >= num_examples * (SINGLE_CALL_PILOT_INTERVALS + 1):
+        values_at([np.linspace(0.0, 1.0, SINGLE_CALL_PILOT_INTERVALS + 1)] * num_examples)
     grid = np.linspace(0.0, 1.0, PILOT_INTERVALS + 1)
     alphas = [grid.copy() for _ in range(num_examples)]
-    outputs = _forward_at(evaluator, alphas, chunk_rows)
+    outputs = values_at(alphas)
     for _ in range(PILOT_REFINEMENTS):
         midpoints = [_steep_midpoints(a, f) for a, f in zip(alphas, outputs, strict=True)]
         if not any(m.size for m in midpoints):
             break
-        values = _forward_at(evaluator, midpoints, chunk_rows)
+        values = values_at(midpoints)
         for e, (new_alphas, new_values) in enumerate(zip(midpoints, values, strict=True)):
             merged = np.concatenate([alphas[e], new_alphas])
             order = np.argsort(merged, kind="stable")
             alphas[e] = merged[order]
             outputs[e] = np.concatenate([outputs[e], new_values])[order]
-    return alphas, outputs
+    return alphas, outputs, int(evaluations.max())
 
 
 def _steep_midpoints(alphas: np.ndarray, outputs: np.ndarray) -> np.ndarray:
@@ -331,7 +358,7 @@ def integrate_adaptive(
         record: whether to record the evaluated points.
         on_chunk: called with the rows of each chunk (progress).
     """
-    pilot_alphas, pilot_outputs = _pilot(evaluator, num_examples, chunk_rows)
+    pilot_alphas, pilot_outputs, forward_evaluations = _pilot(evaluator, num_examples, chunk_rows)
     f_baseline = np.array([f[0] for f in pilot_outputs])
     f_input = np.array([f[-1] for f in pilot_outputs])
     change = np.abs(f_input - f_baseline)
@@ -371,6 +398,6 @@ def integrate_adaptive(
         f_baseline=f_baseline,
         steps=steps,
         estimated_error=estimated,
-        forward_evaluations=max(a.size for a in pilot_alphas),
+        forward_evaluations=forward_evaluations,
         path=None if recorder is None else recorder.path(num_examples),
     )
