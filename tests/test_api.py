@@ -170,6 +170,12 @@ def test_gpu_levers_are_torch_only(framework: Any, rng) -> None:
         result = integrated_gradients(model, x, target=0, steps=4, allow_tf32=True)
         assert result.steps == 4
         return
-    for option in ({"autocast": "bfloat16"}, {"compile_model": True}, {"allow_tf32": True}):
+    options = (
+        {"autocast": "bfloat16"},
+        {"compile_model": True},
+        {"allow_tf32": True},
+        {"channels_last": True},
+    )
+    for option in options:
         with pytest.raises(ValueError, match="available with the torch backend only"):
             integrated_gradients(model, x, target=0, steps=4, **option)

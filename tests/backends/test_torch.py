@@ -172,6 +172,13 @@ def test_baselines_explicit_blur_gaussian(inputs) -> None:
 # -- the GPU levers, checked on the CPU ----------------------------------------------------------
 
 
+class _SharedLog(list):
+    """A list that a private copy of the model shares with the original."""
+
+    def __deepcopy__(self, memo: dict) -> _SharedLog:
+        return self
+
+
 class _ConvNet(torch.nn.Module):
     """float32 conv + linear net that records the precision settings it ran under."""
 
@@ -179,7 +186,8 @@ class _ConvNet(torch.nn.Module):
         super().__init__()
         self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
         self.head = torch.nn.Linear(4 * 5 * 5, 3)
-        self.seen: list[tuple[bool, bool, bool, torch.dtype]] = []
+        self.seen = _SharedLog()
+        self.layouts = _SharedLog()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         logits = self.head(torch.tanh(self.conv(images)).flatten(1))
@@ -189,6 +197,13 @@ class _ConvNet(torch.nn.Module):
                 torch.backends.cuda.matmul.allow_tf32,
                 torch.is_autocast_enabled("cpu"),
                 logits.dtype,
+            )
+        )
+        self.layouts.append(
+            (
+                id(self),
+                self.conv.weight.is_contiguous(memory_format=torch.channels_last),
+                images.is_contiguous(memory_format=torch.channels_last),
             )
         )
         return logits
@@ -246,14 +261,46 @@ def test_padded_chunks_change_nothing(conv_net, images) -> None:
     padded = TorchPathEvaluator(conv_net, (images,), baselines, targets, None, (), pad_rows_to=4)
     rows = rule_rows(2, quadrature_rule("gausslegendre", 5))
     state, record = accumulate_rows(padded, padded.zeros(), rows, 4, True, lambda _: None)
-    assert {len(seen) for seen in conv_net.seen} == {4}
-    assert [r.outputs.shape for r in [record]] == [(10,)]  # padding rows are dropped
+    assert len(conv_net.seen) == 3  # 10 rows as 4 + 4 + 2 padded to 4
+    assert record is not None and record.outputs.shape == (10,)  # padding rows are dropped
     attributions, _ = padded.finish(state)
     np.testing.assert_allclose(
         attributions[0].numpy(), plain.attributions.numpy(), rtol=1e-6, atol=1e-9
     )
     assert padded.forward(rows.slice(0, 3)).shape == (3,)
     assert backend.chunk_elements((images,)) == CPU_CHUNK_ELEMENTS
+
+
+def test_cpu_conv_models_run_as_a_private_channels_last_copy(conv_net, images) -> None:
+    original = id(conv_net)
+    copied = integrated_gradients(conv_net, images, target=[0, 2], steps=8)
+    # The copy ran, in channels-last layout; the user's weights kept theirs.
+    assert conv_net.layouts
+    assert all(layout[1:] == (True, True) for layout in conv_net.layouts)
+    assert all(layout[0] != original for layout in conv_net.layouts)
+    assert conv_net.conv.weight.is_contiguous()
+    assert not conv_net.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(p.requires_grad for p in conv_net.parameters())
+    conv_net.layouts.clear()
+    itself = integrated_gradients(conv_net, images, target=[0, 2], steps=8, channels_last=False)
+    assert {layout for layout in conv_net.layouts} == {(original, False, False)}
+    np.testing.assert_allclose(
+        copied.attributions.numpy(), itself.attributions.numpy(), rtol=1e-5, atol=1e-7
+    )
+    assert copied.attributions.is_contiguous()
+
+
+def test_models_with_hooks_are_called_themselves(conv_net, images) -> None:
+    called: list[torch.nn.Module] = []
+    handle = conv_net.conv.register_forward_hook(lambda module, *_: called.append(module))
+    try:
+        integrated_gradients(conv_net, images, target=0, steps=4)
+        assert called and all(module is conv_net.conv for module in called)
+        called.clear()
+        integrated_gradients(conv_net, images, target=0, steps=4, channels_last=True)
+        assert called and all(module is not conv_net.conv for module in called)
+    finally:
+        handle.remove()
 
 
 def test_compiled_model_agrees_with_eager_and_is_left_unchanged(conv_net, images) -> None:
@@ -275,6 +322,7 @@ def test_compiled_model_agrees_with_eager_and_is_left_unchanged(conv_net, images
         ({"autocast": "int8"}, ValueError, "autocast must be None or one of bfloat16, float16"),
         ({"compile_model": "fastest"}, ValueError, "compile_model must be a bool or one of"),
         ({"allow_tf32": "yes"}, TypeError, "allow_tf32 must be a bool"),
+        ({"channels_last": "auto"}, TypeError, "channels_last must be None or a bool"),
     ],
 )
 def test_acceleration_argument_errors(conv_net, images, options, error, message) -> None:

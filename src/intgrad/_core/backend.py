@@ -79,11 +79,15 @@ class Acceleration:
             one fixed size, so that it is not recompiled per chunk.
         allow_tf32: let float32 convolutions and matrix products on a GPU use TF32 (faster
             on some models, less accurate); ``False`` computes them in full float32.
+        channels_last: run a private channels-last copy of a convolutional model: ``None``
+            decides (on for the CPU, where it was measured to pay), ``True`` forces it where
+            the backend can, ``False`` always calls the model itself.
     """
 
     autocast: str | None = None
     compile_model: bool | str = False
     allow_tf32: bool = False
+    channels_last: bool | None = None
 
     def checked(self) -> Acceleration:
         """Return self after validating the fields."""
@@ -94,6 +98,8 @@ class Acceleration:
             )
         if not isinstance(self.allow_tf32, bool):
             raise TypeError(f"allow_tf32 must be a bool, got {self.allow_tf32!r}")
+        if self.channels_last is not None and not isinstance(self.channels_last, bool):
+            raise TypeError(f"channels_last must be None or a bool, got {self.channels_last!r}")
         if not isinstance(self.compile_model, bool) and self.compile_model not in COMPILE_MODES:
             raise ValueError(
                 f"compile_model must be a bool or one of {', '.join(COMPILE_MODES)}; "
@@ -104,7 +110,12 @@ class Acceleration:
     @property
     def requested(self) -> bool:
         """Whether any lever is on."""
-        return self.autocast is not None or self.compile_model is not False or self.allow_tf32
+        return (
+            self.autocast is not None
+            or self.compile_model is not False
+            or self.allow_tf32
+            or self.channels_last is True
+        )
 
 
 class PathEvaluator(Protocol):
@@ -185,9 +196,12 @@ class Backend(Protocol):
         """A native baseline of the shape, dtype and device of ``inputs`` for one rule."""
         ...
 
-    def model_guard(self, model: Any) -> AbstractContextManager[Callable[..., Any]]:
+    def model_guard(
+        self, model: Any, inputs: tuple[Any, ...]
+    ) -> AbstractContextManager[Callable[..., Any]]:
         """Enter: prepare ``model`` for input gradients and yield the callable to evaluate.
 
+        ``inputs`` are the prepared inputs (a backend may pick a memory layout from them).
         Exit: restore every piece of model state changed on entry, on success and on error.
         """
         ...

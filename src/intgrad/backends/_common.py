@@ -96,7 +96,8 @@ def refuse_acceleration(backend_name: str, acceleration: Acceleration) -> None:
     acceleration.checked()
     if acceleration.requested:
         raise ValueError(
-            "autocast, compile_model and allow_tf32 are available with the torch backend only;"
+            "autocast, compile_model, allow_tf32 and channels_last are available with the"
+            " torch backend only;"
             f" the {backend_name} backend compiles each step already (use the model's own"
             " mixed precision instead of autocast)"
         )

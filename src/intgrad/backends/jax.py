@@ -157,7 +157,7 @@ class JaxBackend:
         return jax.device_put(jnp.asarray(drawn, dtype=inputs.dtype), inputs.sharding)
 
     @contextmanager
-    def model_guard(self, model: Any) -> Iterator[Callable[..., Any]]:
+    def model_guard(self, model: Any, inputs: tuple[Any, ...]) -> Iterator[Callable[..., Any]]:
         # JAX functions are pure: there is no state to set or restore.
         yield _as_model(model)
 

@@ -167,7 +167,7 @@ class TensorFlowBackend:
             return tf.convert_to_tensor(drawn, dtype=inputs.dtype)
 
     @contextmanager
-    def model_guard(self, model: Any) -> Iterator[Callable[..., Any]]:
+    def model_guard(self, model: Any, inputs: tuple[Any, ...]) -> Iterator[Callable[..., Any]]:
         # Nothing to set or restore: TensorFlow computes input gradients without touching
         # ``trainable`` flags, and the model is called exactly as the user gave it.
         if isinstance(model, str):
