@@ -52,6 +52,32 @@ class Rows(NamedTuple):
             self.example_index[start:stop], self.alphas[start:stop], self.weights[start:stop]
         )
 
+    def padded(self, size: int, example_index: int | None = None) -> Rows:
+        """These rows, then rows up to ``size`` that repeat the last one with weight 0.
+
+        For compiled steps that take chunks of one fixed size. Padding rows sit at a point of
+        the path already evaluated, so their gradients are as finite as the real rows'.
+
+        Args:
+            size: the rows wanted; nothing is added when there are that many already.
+            example_index: the example index of the padding rows instead of the last row's
+                (backends that drop rows of an out-of-range example pass the example count).
+        """
+        missing = size - len(self)
+        if missing <= 0:
+            return self
+        last = slice(len(self) - 1, len(self))
+        padding_index = (
+            np.repeat(self.example_index[last], missing)
+            if example_index is None
+            else np.full(missing, example_index, dtype=self.example_index.dtype)
+        )
+        return Rows(
+            example_index=np.concatenate([self.example_index, padding_index]),
+            alphas=np.concatenate([self.alphas, np.repeat(self.alphas[last], missing)]),
+            weights=np.concatenate([self.weights, np.zeros(missing)]),
+        )
+
 
 class ChunkRecord(NamedTuple):
     """Per-row values a backend reports when asked to record the path.

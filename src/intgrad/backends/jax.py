@@ -203,13 +203,8 @@ def _broadcast(value: Any, inputs: Any) -> Any:
 
 def _padded(rows: Rows, size: int, num_examples: int) -> tuple[np.ndarray, ...]:
     """Rows as arrays of exactly ``size`` rows; padding rows get index ``num_examples``."""
-    pad = size - len(rows)
-    index = np.concatenate([rows.example_index, np.full(pad, num_examples)]).astype(np.int32)
-    return (
-        index,
-        np.concatenate([rows.alphas, np.zeros(pad)]),
-        np.concatenate([rows.weights, np.zeros(pad)]),
-    )
+    padded = rows.padded(size, example_index=num_examples)
+    return padded.example_index.astype(np.int32), padded.alphas, padded.weights
 
 
 class _Program:

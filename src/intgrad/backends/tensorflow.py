@@ -247,11 +247,12 @@ def _broadcast(value: Any, inputs: Any) -> Any:
 def _padded(rows: Rows, size: int, num_examples: int) -> tuple[Any, Any, Any]:
     """Rows as tensors of exactly ``size`` rows; padding rows have the index ``num_examples``."""
     tf = _tf()
-    pad = size - len(rows)
-    index = np.concatenate([rows.example_index, np.full(pad, num_examples)]).astype(np.int32)
-    alphas = np.concatenate([rows.alphas, np.zeros(pad)])
-    weights = np.concatenate([rows.weights, np.zeros(pad)])
-    return tf.constant(index), tf.constant(alphas), tf.constant(weights)
+    padded = rows.padded(size, example_index=num_examples)
+    return (
+        tf.constant(padded.example_index.astype(np.int32)),
+        tf.constant(padded.alphas),
+        tf.constant(padded.weights),
+    )
 
 
 class _Program:

@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 CPU_CHUNK_ELEMENTS = DEFAULT_CHUNK_ELEMENTS
-"""Default input elements per chunk on the CPU: 6 rows of a 224×224 RGB image, which ran
-fastest per step on EfficientNet-Lite0 (docs/benchmarks.md)."""
+"""Default input elements per chunk on the CPU: 6 rows of a 224×224 RGB image. On 2 cores
+EfficientNet-Lite0 ran 2 to 8 rows per chunk within 10 % of each other per step, 16 rows 9 %
+and 32 rows 67 % slower than 6 (docs/benchmarks.md)."""
 
 CHANNELS_LAST_MAX_BYTES = 2**29
 """Largest model (parameters and buffers, bytes) that gets a private channels-last copy on the
@@ -143,10 +144,8 @@ class TorchBackend:
         return _channels_last_copy(model)
 
     def _compiled(self, model: Any) -> Any:
-        """``model`` compiled as asked, else ``model`` (``torch.compile`` wraps, never edits)."""
+        """``model`` compiled in the mode asked for (``torch.compile`` wraps, never edits)."""
         mode = self.acceleration.compile_model
-        if mode is False:
-            return model
         return _torch().compile(model, dynamic=False, mode=None if mode is True else mode)
 
     def evaluator(
@@ -222,9 +221,9 @@ def _state_bytes(model: Any) -> int:
 def _channels_last_copy(model: Any) -> _ChannelsLast | None:
     """A channels-last copy of ``model``, or ``None`` when it cannot be copied.
 
-    Why, by default on the CPU: on 2 cores a forward and backward pass of EfficientNet-Lite0
-    over 6 photos took 203 ms in channels-last layout against 235 ms (forward alone 78 against
-    95 ms). Converting only the inputs does not pay, and converting the user's model would
+    Why, by default on the CPU: on 2 cores Gauss–Legendre at 128 steps on EfficientNet-Lite0
+    took 15–19 % less time with the copy (docs/benchmarks.md, the ``channels_last=False``
+    column). Converting only the inputs does not pay, and converting the user's model would
     modify it, so a copy is converted (about 30 ms for 4.7 M parameters). The default leaves
     out models with hooks and models over ``CHANNELS_LAST_MAX_BYTES``. Called after parameter
     gradients are switched off, so the copy has them off too.
@@ -285,7 +284,7 @@ class TorchPathEvaluator:
         Args:
             autocast: ``"bfloat16"``/``"float16"`` to run the model under ``torch.autocast``.
             pad_rows_to: give the model chunks of exactly this many rows (compiled models);
-                padding rows repeat the last row with weight 0 and their outputs are dropped.
+                padding rows (:meth:`Rows.padded`) have weight 0 and their outputs are dropped.
         """
         torch = _torch()
         self._torch = torch
@@ -309,19 +308,6 @@ class TorchPathEvaluator:
             torch.zeros_like(x, dtype=d)
             for x, d in zip(self._inputs, self._acc_dtypes, strict=True)
         ]
-
-    def _padded(self, rows: Rows) -> Rows:
-        missing = 0 if self._pad_rows_to is None else self._pad_rows_to - len(rows)
-        if missing <= 0:
-            return rows
-        last = len(rows) - 1
-        return Rows(
-            example_index=np.concatenate(
-                [rows.example_index, np.repeat(rows.example_index[last:], missing)]
-            ),
-            alphas=np.concatenate([rows.alphas, np.repeat(rows.alphas[last:], missing)]),
-            weights=np.concatenate([rows.weights, np.zeros(missing)]),
-        )
 
     def _points(self, rows: Rows) -> tuple[Any, Any]:
         torch = self._torch
@@ -362,7 +348,7 @@ class TorchPathEvaluator:
     def accumulate(self, state: list[Any], rows: Rows, record: bool) -> tuple[Any, Any]:
         torch = self._torch
         real_rows = len(rows)
-        rows = self._padded(rows)
+        rows = rows if self._pad_rows_to is None else rows.padded(self._pad_rows_to)
         index, points = self._points(rows)
         points = tuple(p.requires_grad_(True) for p in points)
         selected = self._selected(points, rows, index)
@@ -383,7 +369,7 @@ class TorchPathEvaluator:
 
     def forward(self, rows: Rows) -> np.ndarray:
         real_rows = len(rows)
-        rows = self._padded(rows)
+        rows = rows if self._pad_rows_to is None else rows.padded(self._pad_rows_to)
         index, points = self._points(rows)
         with self._torch.no_grad():
             return self._host(self._selected(points, rows, index))[:real_rows]
