@@ -141,7 +141,7 @@ def integrated_gradients(
             H100, at no gain in speed on the embedded model.
         channels_last: torch only: run a private channels-last copy of a convolutional model
             with 4-D inputs. ``None`` (default): on the CPU, for models without hooks and up to
-            512 MiB of parameters (14 % faster per step on the embedded model); ``True``: also
+            512 MiB of parameters (15–19 % less time on the embedded model); ``True``: also
             on GPUs and with hooks (hooks then see the copy's modules); ``False``: never. The
             user's model is never converted.
 
