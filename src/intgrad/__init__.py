@@ -3,7 +3,8 @@
 ``import intgrad`` imports none of the frameworks; a backend loads its framework when used.
 """
 
-from intgrad._api import IntegratedGradients, integrated_gradients
+from intgrad._api import integrated_gradients
+from intgrad._captum import IntegratedGradients, LayerIntegratedGradients
 from intgrad._core.baselines import (
     BlurBaseline,
     ConstantBaseline,
@@ -12,6 +13,7 @@ from intgrad._core.baselines import (
 )
 from intgrad._core.quadrature import METHODS, QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution, PathRecord
+from intgrad._core.session import Explainer
 
 __version__ = "0.1.0"
 
@@ -20,8 +22,10 @@ __all__ = [
     "Attribution",
     "BlurBaseline",
     "ConstantBaseline",
+    "Explainer",
     "GaussianBaseline",
     "IntegratedGradients",
+    "LayerIntegratedGradients",
     "PathRecord",
     "QuadratureRule",
     "UniformBaseline",

@@ -1,67 +1,14 @@
-"""The public entry points: :func:`integrated_gradients` and Captum's ``IntegratedGradients``."""
+"""The one-shot entry point :func:`integrated_gradients`: a session used for one call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Literal
 
-from intgrad._core.adaptive import AdaptiveSettings
-from intgrad._core.backend import Acceleration
-from intgrad._core.engine import AttributionRequest, normalise_targets, run
-from intgrad._core.quadrature import QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution
-from intgrad.backends._common import validate_output
-from intgrad.backends._registry import select_backend
+from intgrad._core.session import DEFAULT_METHOD, Explainer
 
-__all__ = ["DEFAULT_METHOD", "IntegratedGradients", "integrated_gradients"]
-
-DEFAULT_METHOD = "gausslegendre"
-
-
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    if value is None:
-        return ()
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
-
-def _validate_batch_size(batch_size: object) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return batch_size
-
-
-def _validate_inputs(inputs: tuple[Any, ...]) -> None:
-    if not inputs:
-        raise ValueError("inputs must be a tensor or a non-empty tuple of tensors")
-    for position, x in enumerate(inputs):
-        if len(x.shape) == 0:
-            raise ValueError(f"inputs[{position}] must have a batch axis first, got a scalar")
-    sizes = {int(x.shape[0]) for x in inputs}
-    if len(sizes) != 1:
-        raise ValueError(f"all inputs must have the same batch size, got {sorted(sizes)}")
-
-
-def _integration_plan(
-    steps: object,
-    method: str | None,
-    tolerance: float,
-    attribution_tolerance: float | None,
-    max_steps: int,
-) -> tuple[AdaptiveSettings | None, QuadratureRule, str]:
-    """The adaptive settings (or None), the fixed rule and the method name reported back."""
-    if steps == "auto":
-        if method is not None:
-            raise ValueError("method applies to a fixed number of steps; omit it with steps='auto'")
-        settings = AdaptiveSettings(tolerance, attribution_tolerance, max_steps).checked()
-        return settings, quadrature_rule("gausslegendre", 1), "auto"
-    if isinstance(steps, str):
-        raise ValueError(f"steps must be a positive int or 'auto', got {steps!r}")
-    name = method or DEFAULT_METHOD
-    return None, quadrature_rule(name, steps), name  # type: ignore[arg-type]
+__all__ = ["DEFAULT_METHOD", "integrated_gradients"]
 
 
 def integrated_gradients(
@@ -87,6 +34,10 @@ def integrated_gradients(
     compile_model: bool | str = False,
     allow_tf32: bool = False,
     channels_last: bool | None = None,
+    layer: object = None,
+    attribute_to_layer_input: bool = False,
+    layer_baselines: object = None,
+    multiply_by_inputs: bool = True,
 ) -> Attribution:
     """Attribute the model's selected output to its inputs with Integrated Gradients.
 
@@ -110,9 +61,10 @@ def integrated_gradients(
         batch_size: the most path points (examples × steps) per model call; bounds memory.
             Default: about 2^20 input elements on the CPU (6 rows of a 224×224 RGB image),
             2^24 on a GPU.
-        additional_forward_args: extra positional model arguments after the inputs. Tensors
-            of the inputs' framework whose first axis has one entry per example are repeated
-            along the path; anything else is passed as it is.
+        additional_forward_args: extra positional model arguments after the inputs: a tuple
+            of arguments, or one argument that is not a tuple (a list is one argument, as in
+            Captum). Tensors of the inputs' framework whose first axis has one entry per
+            example follow their example along the path; anything else is passed as it is.
         output: None (raw outputs), "probability" (softmax over the last axis, as in the
             TensorFlow tutorial) or a callable applied to the raw outputs.
         return_delta: compute the completeness gap (two extra forward passes per example).
@@ -144,6 +96,19 @@ def integrated_gradients(
             512 MiB of parameters (15–19 % less time on the embedded model); ``True``: also
             on GPUs and with hooks (hooks then see the copy's modules); ``False``: never. The
             user's model is never converted.
+        layer: attribute to a layer's activations instead of the inputs: a torch module (or
+            a tuple of modules that do not feed each other), a Keras layer, or in any
+            framework a pair ``(embed_fn, head_fn)`` with
+            ``model(x, *extra) == head_fn(embed_fn(x), *extra)``. Inputs may then be integers
+            (token ids); ``baselines`` are inputs too, and the path runs from the layer's
+            activations at the baseline to those at the input. Attributions have the
+            activations' shapes.
+        attribute_to_layer_input: with a torch module ``layer``, its input instead of its
+            output.
+        layer_baselines: with ``layer``, the start activations themselves (a tensor or a
+            tuple per layer tensor, or a list of these to average) instead of ``baselines``.
+        multiply_by_inputs: ``False`` returns the path-averaged gradient instead of
+            ``(x − x′) ·`` it (Captum's option); ``delta`` still checks the attributions.
 
     Returns:
         An :class:`~intgrad.Attribution`.
@@ -151,78 +116,32 @@ def integrated_gradients(
     References:
         Sundararajan, Taly & Yan (2017), "Axiomatic Attribution for Deep Networks", ICML.
     """
-    single = not isinstance(inputs, (tuple, list))
-    raw_inputs = _as_tuple(inputs)
-    chosen = select_backend(model, raw_inputs, backend).accelerated(
-        Acceleration(autocast, compile_model, allow_tf32, channels_last)
+    explainer = Explainer(
+        model,
+        backend=backend,
+        layer=layer,
+        attribute_to_layer_input=attribute_to_layer_input,
+        output=output,
+        multiply_by_inputs=multiply_by_inputs,
+        autocast=autocast,
+        compile_model=compile_model,
+        allow_tf32=allow_tf32,
+        channels_last=channels_last,
     )
-    prepared = chosen.prepare_inputs(raw_inputs)
-    _validate_inputs(prepared)
-    adaptive, rule, method_name = _integration_plan(
-        steps, method, tolerance, attribution_tolerance, max_steps
-    )
-    request = AttributionRequest(
-        rule=rule,
-        adaptive=adaptive,
-        method=method_name,
+    return explainer.attribute(
+        inputs,
         baselines=baselines,
-        targets=normalise_targets(target, int(prepared[0].shape[0]), chosen),
-        batch_size=_validate_batch_size(batch_size),
-        additional_forward_args=_as_tuple(additional_forward_args),
-        output=validate_output(output),
-        compute_delta=return_delta,
+        target=target,
+        steps=steps,
+        method=method,
+        batch_size=batch_size,
+        additional_forward_args=additional_forward_args,
+        return_delta=return_delta,
         return_path=return_path,
         seed=seed,
         progress=progress,
+        tolerance=tolerance,
+        attribution_tolerance=attribution_tolerance,
+        max_steps=max_steps,
+        layer_baselines=layer_baselines,
     )
-    with chosen.model_guard(model, prepared) as model_fn:
-        result = run(chosen, model_fn, prepared, request)
-    if single:
-        return _replace_attributions(result, result.attributions[0])
-    return result
-
-
-def _replace_attributions(result: Attribution, attributions: Any) -> Attribution:
-    import dataclasses
-
-    return dataclasses.replace(result, attributions=attributions)
-
-
-class IntegratedGradients:
-    """Captum-compatible front end: ``IntegratedGradients(model).attribute(inputs, ...)``.
-
-    Argument names follow ``captum.attr.IntegratedGradients`` so code can switch by changing an
-    import; the rules are ours (the trapezoid rule's weights sum to 1).
-    """
-
-    def __init__(self, forward_func: Any, multiply_by_inputs: bool = True) -> None:
-        if not multiply_by_inputs:
-            raise ValueError("multiply_by_inputs=False is not supported: IG multiplies by x − x′")
-        self.forward_func = forward_func
-
-    def attribute(
-        self,
-        inputs: Any,
-        baselines: object = None,
-        target: object = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
-    ) -> Any:
-        """Attributions like Captum's; with ``return_convergence_delta`` also the signed gap."""
-        result = integrated_gradients(
-            self.forward_func,
-            inputs,
-            baselines=baselines,
-            target=target,
-            steps=n_steps,
-            method=method,
-            batch_size=internal_batch_size,
-            additional_forward_args=additional_forward_args,
-            return_delta=return_convergence_delta,
-        )
-        if return_convergence_delta:
-            return result.attributions, result.delta
-        return result.attributions

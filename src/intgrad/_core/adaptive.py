@@ -31,21 +31,20 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from intgrad._core.backend import ChunkRecord, PathEvaluator, Rows
-from intgrad._core.integrate import accumulate_rows, forward_rows
-from intgrad._core.result import PathRecord
+from intgrad._core.backend import Rows
+from intgrad._core.loop import Feedback, Plan, PlanGenerator, PlanReport
+from intgrad._core.planners import path_records
 
 __all__ = [
-    "AdaptiveOutcome",
     "AdaptiveSettings",
     "PathWarp",
-    "integrate_adaptive",
+    "adaptive",
     "level_nodes",
     "max_nodes",
     "warp_from_pilot",
@@ -192,116 +191,70 @@ def max_nodes(max_steps: int) -> int:
     return nodes_at_level(level)
 
 
-@dataclass(frozen=True)
-class AdaptiveOutcome:
-    """What the adaptive integration of one baseline produced, per example.
-
-    Attributes:
-        state: the evaluator's accumulator (weighted gradient sums).
-        f_input, f_baseline: shape (examples,), F(x) and F(x′) from the pilot.
-        steps: shape (examples,), int64, gradient evaluations used.
-        estimated_error: shape (examples,), estimated relative L2 error of the attributions.
-        forward_evaluations: forward-only evaluations of the pilot (the most of any example).
-        path: the evaluated points when recorded, else ``None``.
-    """
-
-    state: Any
-    f_input: np.ndarray
-    f_baseline: np.ndarray
-    steps: np.ndarray
-    estimated_error: np.ndarray
-    forward_evaluations: int
-    path: PathRecord | None
-
-
-class _Recorder:
-    """Collects per-row outputs and mean gradients of every evaluated point."""
-
-    def __init__(self) -> None:
-        self.rows: list[Rows] = []
-        self.records: list[ChunkRecord] = []
-
-    def add(self, rows: Rows, record: ChunkRecord | None) -> None:
-        if record is not None:
-            self.rows.append(rows)
-            self.records.append(record)
-
-    def path(self, num_examples: int) -> PathRecord:
-        """Per-example arrays sorted by alpha, padded with NaN where an example has fewer."""
-        example = np.concatenate([r.example_index for r in self.rows])
-        alphas = np.concatenate([r.alphas for r in self.rows])
-        outputs = np.concatenate([r.outputs for r in self.records])
-        gradients = np.concatenate([r.mean_gradients for r in self.records])
-        width = int(np.bincount(example, minlength=num_examples).max())
-        arrays = [np.full((num_examples, width), np.nan) for _ in range(3)]
-        for e in range(num_examples):
-            mine = np.flatnonzero(example == e)
-            order = mine[np.argsort(alphas[mine])]
-            for target, source in zip(arrays, (alphas, outputs, gradients), strict=True):
-                target[e, : order.size] = source[order]
-        return PathRecord(alphas=arrays[0], outputs=arrays[1], mean_gradients=arrays[2])
-
-
-def _forward_at(
-    evaluator: PathEvaluator, alphas: list[np.ndarray], chunk_rows: int
-) -> list[np.ndarray]:
-    """F at the given alphas of each example (one array per example), batched."""
+def _forward_plan(owners: np.ndarray, alphas: list[np.ndarray]) -> Plan:
+    """A forward plan at the given alphas of each slot (one array per slot)."""
     counts = [a.size for a in alphas]
+    slots = np.repeat(np.arange(len(alphas), dtype=np.int64), counts)
     rows = Rows(
-        example_index=np.repeat(np.arange(len(alphas), dtype=np.int64), counts),
-        alphas=np.concatenate(alphas),
+        example_index=owners[slots],
+        alphas=np.concatenate(alphas) if alphas else np.zeros(0),
         weights=np.zeros(sum(counts)),
+        start_index=slots,
     )
-    return np.split(forward_rows(evaluator, rows, chunk_rows), np.cumsum(counts)[:-1])
+    return Plan(rows, gradients=False)
 
 
 def _pilot(
-    evaluator: PathEvaluator, num_examples: int, chunk_rows: int
-) -> tuple[list[np.ndarray], list[np.ndarray], int]:
-    """F along each example's path: a uniform grid, then bisection where F changes most.
+    owners: np.ndarray, chunk_rows: int
+) -> Generator[Plan, Feedback, tuple[list[np.ndarray], list[np.ndarray], int]]:
+    """F along each slot's path: a uniform grid, then bisection where F changes most.
 
     A cell is bisected while it holds more than ``1 / PILOT_INTERVALS`` of the total |ΔF| (up
     to ``PILOT_REFINEMENTS`` times), so a sharp rise (typical just above a black baseline) is
     located to a fraction of a cell for a few extra forward passes. When one chunk holds
-    ``SINGLE_CALL_PILOT_INTERVALS + 1`` points per example (GPU-sized chunks, where a call
+    ``SINGLE_CALL_PILOT_INTERVALS + 1`` points per slot (GPU-sized chunks, where a call
     costs about the same whatever its rows), that finer grid is evaluated in one call first
     and the bisection rounds read their midpoints from it; the points kept, and so the warp,
     are the same as with separate calls.
 
     Returns:
-        Per example, the sorted alphas (from 0 to 1) and F at them; and the number of forward
-        evaluations made for the example that needed the most.
+        Per slot, the sorted alphas (from 0 to 1) and F at them; and the number of forward
+        evaluations made for the slot that needed the most.
     """
-    known: list[dict[float, float]] = [{} for _ in range(num_examples)]
-    evaluations = np.zeros(num_examples, dtype=np.int64)
+    num_slots = owners.size
+    known: list[dict[float, float]] = [{} for _ in range(num_slots)]
+    evaluations = np.zeros(num_slots, dtype=np.int64)
 
-    def values_at(requested: list[np.ndarray]) -> list[np.ndarray]:
+    def values_at(
+        requested: list[np.ndarray],
+    ) -> Generator[Plan, Feedback, list[np.ndarray]]:
         missing = [
             np.array([a for a in r if a not in k]) for r, k in zip(requested, known, strict=True)
         ]
         if any(m.size for m in missing):
-            for e, (new_alphas, new_values) in enumerate(
-                zip(missing, _forward_at(evaluator, missing, chunk_rows), strict=True)
-            ):
-                known[e].update(zip(new_alphas.tolist(), new_values.tolist(), strict=True))
-                evaluations[e] += new_alphas.size
+            feedback = yield _forward_plan(owners, missing)
+            assert feedback.outputs is not None
+            values = np.split(feedback.outputs, np.cumsum([m.size for m in missing])[:-1])
+            for s, (new_alphas, new_values) in enumerate(zip(missing, values, strict=True)):
+                known[s].update(zip(new_alphas.tolist(), new_values.tolist(), strict=True))
+                evaluations[s] += new_alphas.size
         return [np.array([k[a] for a in r]) for r, k in zip(requested, known, strict=True)]
 
-    if chunk_rows >= num_examples * (SINGLE_CALL_PILOT_INTERVALS + 1):
-        values_at([np.linspace(0.0, 1.0, SINGLE_CALL_PILOT_INTERVALS + 1)] * num_examples)
+    if chunk_rows >= num_slots * (SINGLE_CALL_PILOT_INTERVALS + 1):
+        yield from values_at([np.linspace(0.0, 1.0, SINGLE_CALL_PILOT_INTERVALS + 1)] * num_slots)
     grid = np.linspace(0.0, 1.0, PILOT_INTERVALS + 1)
-    alphas = [grid.copy() for _ in range(num_examples)]
-    outputs = values_at(alphas)
+    alphas = [grid.copy() for _ in range(num_slots)]
+    outputs = yield from values_at(alphas)
     for _ in range(PILOT_REFINEMENTS):
         midpoints = [_steep_midpoints(a, f) for a, f in zip(alphas, outputs, strict=True)]
         if not any(m.size for m in midpoints):
             break
-        values = values_at(midpoints)
-        for e, (new_alphas, new_values) in enumerate(zip(midpoints, values, strict=True)):
-            merged = np.concatenate([alphas[e], new_alphas])
+        values = yield from values_at(midpoints)
+        for s, (new_alphas, new_values) in enumerate(zip(midpoints, values, strict=True)):
+            merged = np.concatenate([alphas[s], new_alphas])
             order = np.argsort(merged, kind="stable")
-            alphas[e] = merged[order]
-            outputs[e] = np.concatenate([outputs[e], new_values])[order]
+            alphas[s] = merged[order]
+            outputs[s] = np.concatenate([outputs[s], new_values])[order]
     return alphas, outputs, int(evaluations.max())
 
 
@@ -314,75 +267,64 @@ def _steep_midpoints(alphas: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     return (alphas[steep] + alphas[steep + 1]) / 2.0
 
 
-def _level_rows(warps: list[PathWarp], active: np.ndarray, level: int) -> Rows:
+def _level_rows(owners: np.ndarray, warps: list[PathWarp], active: np.ndarray, level: int) -> Rows:
     t, weights = level_nodes(level)
-    examples = np.flatnonzero(active)
+    slots = np.flatnonzero(active)
     return Rows(
-        example_index=np.repeat(examples.astype(np.int64), t.size),
-        alphas=np.concatenate([warps[e].alphas(t) for e in examples]),
-        weights=np.concatenate([weights * warps[e].slopes(t) for e in examples]),
+        example_index=np.repeat(owners[slots], t.size),
+        alphas=np.concatenate([warps[s].alphas(t) for s in slots]),
+        weights=np.concatenate([weights * warps[s].slopes(t) for s in slots]),
+        start_index=np.repeat(slots.astype(np.int64), t.size),
     )
 
 
-def _accumulate(
-    evaluator: PathEvaluator,
-    rows: Rows,
-    chunk_rows: int,
-    recorder: _Recorder | None,
-    on_chunk: Callable[[int], None],
-) -> Any:
-    state, record = accumulate_rows(
-        evaluator, evaluator.zeros(), rows, chunk_rows, recorder is not None, on_chunk
-    )
-    if recorder is not None:
-        recorder.add(rows, record)
-    return state
-
-
-def integrate_adaptive(
-    evaluator: PathEvaluator,
-    num_examples: int,
+def adaptive(
     settings: AdaptiveSettings,
+    owners: np.ndarray,
+    num_examples: int,
     chunk_rows: int,
     record: bool,
-    on_chunk: Callable[[int], None],
-) -> AdaptiveOutcome:
-    """Integrate gradients along the path with nested levels until the stopping rule holds.
+) -> PlanGenerator:
+    """Nested levels per slot until the stopping rule holds (a planner for the loop).
 
     Args:
-        evaluator: the backend's tensor work for one baseline; it must provide ``combine``
-            and ``measure`` besides the fixed-rule operations.
-        num_examples: examples in the batch.
         settings: tolerances and the step cap.
-        chunk_rows: rows per model call.
-        record: whether to record the evaluated points.
-        on_chunk: called with the rows of each chunk (progress).
+        owners: shape (slots,), int64, the example of each slot.
+        num_examples: examples in the call.
+        chunk_rows: rows per model call (decides whether the pilot's fine grid fits one call).
+        record: record F and the mean gradient at every gradient evaluation.
     """
-    pilot_alphas, pilot_outputs, forward_evaluations = _pilot(evaluator, num_examples, chunk_rows)
-    f_baseline = np.array([f[0] for f in pilot_outputs])
-    f_input = np.array([f[-1] for f in pilot_outputs])
-    change = np.abs(f_input - f_baseline)
+    num_slots = owners.size
+    pilot_alphas, pilot_outputs, forward_evaluations = yield from _pilot(owners, chunk_rows)
+    f_start = np.array([f[0] for f in pilot_outputs])
+    f_end = np.array([f[-1] for f in pilot_outputs])
+    change = np.abs(f_end - f_start)
     warps = [warp_from_pilot(a, f) for a, f in zip(pilot_alphas, pilot_outputs, strict=True)]
-    recorder = _Recorder() if record else None
-    active = np.ones(num_examples, dtype=bool)
-    steps = np.zeros(num_examples, dtype=np.int64)
-    estimated = np.full(num_examples, np.inf)
-    previous_ratio = np.full(num_examples, np.inf)
+    recorded_rows: list[Rows] = []
+    recorded: list[Feedback] = []
+    active = np.ones(num_slots, dtype=bool)
+    steps = np.zeros(num_slots, dtype=np.int64)
+    estimated = np.full(num_slots, np.inf)
+    previous_ratio = np.full(num_slots, np.inf)
 
-    state = _accumulate(evaluator, _level_rows(warps, active, 0), chunk_rows, recorder, on_chunk)
+    rows = _level_rows(owners, warps, active, 0)
+    feedback = yield Plan(rows, gradients=True)
+    recorded_rows.append(rows)
+    recorded.append(feedback)
     steps[:] = nodes_at_level(0)
     level = 1
     while active.any() and nodes_at_level(level) <= settings.max_steps:
-        rows = _level_rows(warps, active, level)
-        new = _accumulate(evaluator, rows, chunk_rows, recorder, on_chunk)
-        keep = np.where(active, 0.5, 1.0)
-        difference = evaluator.combine(new, active.astype(np.float64), state, -0.5 * active)
-        state = evaluator.combine(state, keep, new, active.astype(np.float64))
-        sums, norms = evaluator.measure(state)
-        _, difference_norms = evaluator.measure(difference)
+        rows = _level_rows(owners, warps, active, level)
+        on = active.astype(np.float64)
+        feedback = yield Plan(rows, gradients=True, keep=np.where(active, 0.5, 1.0))
+        recorded_rows.append(rows)
+        recorded.append(feedback)
+        assert feedback.measure is not None
+        sums, norms = feedback.measure(np.ones(num_slots), np.where(active, 0.5, 1.0))
+        _, difference_norms = feedback.measure(on, -0.5 * on)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(norms > 0, difference_norms / norms, 0.0)
-            gap = np.abs(sums - (f_input - f_baseline)) / np.where(change > 0, change, np.inf)
+            gap = np.abs(sums - (f_end - f_start)) / np.where(change > 0, change, np.inf)
         # Two consecutive levels can agree by chance; the level before guards against that
         # (for 1/n convergence it halves per level, so half of it is the same estimate).
         error = np.maximum(ratio, previous_ratio / 2.0) / ROUGHNESS_FACTOR
@@ -392,12 +334,11 @@ def integrate_adaptive(
         converged = (gap <= settings.tolerance) & (error <= settings.l2_tolerance)
         active &= ~converged
         level += 1
-    return AdaptiveOutcome(
-        state=state,
-        f_input=f_input,
-        f_baseline=f_baseline,
+    return PlanReport(
+        f_input=f_end[:num_examples],
+        f_start=f_start,
         steps=steps,
         estimated_error=estimated,
         forward_evaluations=forward_evaluations,
-        path=None if recorder is None else recorder.path(num_examples),
+        paths=path_records(recorded_rows, recorded, num_slots, num_examples) if record else (),
     )

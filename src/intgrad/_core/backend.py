@@ -7,22 +7,25 @@ take gradients of the selected output, accumulate — without moving tensors to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.baselines import BaselineRule
+from intgrad._core.primitives import ArrayOps
 
 __all__ = [
     "AUTOCAST_DTYPES",
     "COMPILE_MODES",
     "Acceleration",
     "Backend",
+    "CallArrays",
     "ChunkRecord",
-    "PathEvaluator",
+    "Program",
     "Rows",
 ]
 
@@ -31,52 +34,54 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 
 class Rows(NamedTuple):
-    """A set of path points, one per row: which example, where on its path, with what weight.
+    """A set of path points, one per row: which example and start, where on the path, what weight.
 
     Attributes:
         example_index: shape (rows,), int64, the example (index into the batch) of each row.
         alphas: shape (rows,), float64, the path position in [0, 1].
         weights: shape (rows,), float64, the quadrature weight (0 for rows only evaluated).
+        start_index: shape (rows,), int64, the start point of each row: baseline ``k`` of
+            example ``e`` is start ``k · examples + e``.
     """
 
     example_index: np.ndarray
     alphas: np.ndarray
     weights: np.ndarray
+    start_index: np.ndarray
 
     def __len__(self) -> int:
         return int(self.example_index.shape[0])
 
     def slice(self, start: int, stop: int) -> Rows:
         """The rows ``start:stop``."""
-        return Rows(
-            self.example_index[start:stop], self.alphas[start:stop], self.weights[start:stop]
-        )
+        return Rows(*(column[start:stop] for column in self))
 
-    def padded(self, size: int, example_index: int | None = None) -> Rows:
+    def padded(self, size: int) -> Rows:
         """These rows, then rows up to ``size`` that repeat the last one with weight 0.
 
         For compiled steps that take chunks of one fixed size. Padding rows sit at a point of
-        the path already evaluated, so their gradients are as finite as the real rows'.
-
-        Args:
-            size: the rows wanted; nothing is added when there are that many already.
-            example_index: the example index of the padding rows instead of the last row's
-                (backends that drop rows of an out-of-range example pass the example count).
+        the path already evaluated, so their gradients are as finite as the real rows', and
+        their weight 0 adds nothing.
         """
         missing = size - len(self)
         if missing <= 0:
             return self
         last = slice(len(self) - 1, len(self))
-        padding_index = (
-            np.repeat(self.example_index[last], missing)
-            if example_index is None
-            else np.full(missing, example_index, dtype=self.example_index.dtype)
-        )
         return Rows(
-            example_index=np.concatenate([self.example_index, padding_index]),
+            example_index=np.concatenate(
+                [self.example_index, np.repeat(self.example_index[last], missing)]
+            ),
             alphas=np.concatenate([self.alphas, np.repeat(self.alphas[last], missing)]),
             weights=np.concatenate([self.weights, np.zeros(missing)]),
+            start_index=np.concatenate(
+                [self.start_index, np.repeat(self.start_index[last], missing)]
+            ),
         )
+
+    @staticmethod
+    def concat(parts: Sequence[Rows]) -> Rows:
+        """The rows of ``parts`` one after the other."""
+        return Rows(*(np.concatenate(columns) for columns in zip(*parts, strict=True)))
 
 
 class ChunkRecord(NamedTuple):
@@ -144,51 +149,6 @@ class Acceleration:
         )
 
 
-class PathEvaluator(Protocol):
-    """Tensor work bound to one model, one batch of inputs, one baseline and the targets."""
-
-    def zeros(self) -> Any:
-        """A fresh accumulator (opaque to the core): weighted gradient sums, per input."""
-        ...
-
-    def accumulate(self, state: Any, rows: Rows, record: bool) -> tuple[Any, ChunkRecord | None]:
-        """Add ``Σ weight · ∂F/∂x`` at the rows' points into ``state``; return the new state.
-
-        With ``record=True`` also return the rows' outputs and mean gradients (this syncs with
-        the device; without it nothing is copied to the host).
-        """
-        ...
-
-    def forward(self, rows: Rows) -> np.ndarray:
-        """The selected output at the rows' points, shape (rows,), float64 (no gradients)."""
-        ...
-
-    def combine(self, first: Any, first_scale: np.ndarray, second: Any, second_scale: Any) -> Any:
-        """A new accumulator ``first_scale[e] · first + second_scale[e] · second`` per example.
-
-        Scales have shape (examples,), float64. Used by the adaptive mode to reuse evaluations.
-        """
-        ...
-
-    def measure(self, state: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Sum and L2 norm per example of the attributions ``state`` stands for.
-
-        Returns:
-            Two float64 arrays of shape (examples,): Σ state·(x − x′) and ‖state·(x − x′)‖₂,
-            over all inputs together.
-        """
-        ...
-
-    def finish(self, state: Any) -> tuple[tuple[Any, ...], np.ndarray]:
-        """Scale the accumulated gradients by (x − x′).
-
-        Returns:
-            The attributions, one native tensor per input (shape and dtype of that input), and
-            their sum per example, shape (examples,), float64.
-        """
-        ...
-
-
 class Backend(Protocol):
     """One framework's handful of operations. Implementations live in ``intgrad.backends``."""
 
@@ -210,8 +170,9 @@ class Backend(Protocol):
         """Input elements per chunk when the user gives no batch size, for the inputs' device."""
         ...
 
-    def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
-        """Validate inputs (floating, same batch size) and convert arrays to native tensors."""
+    def prepare_inputs(self, inputs: Sequence[Any], allow_integer: bool = False) -> tuple[Any, ...]:
+        """Convert inputs to native tensors; ``TypeError`` unless floating (or integer, when
+        ``allow_integer``: token ids under layer attribution)."""
         ...
 
     def to_numpy(self, value: Any) -> np.ndarray:
@@ -232,19 +193,97 @@ class Backend(Protocol):
         """
         ...
 
-    def evaluator(
-        self,
-        model_fn: Callable[..., Any],
-        inputs: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
-        additional_forward_args: tuple[Any, ...],
-        chunk_rows: int,
-    ) -> PathEvaluator:
-        """Bind the tensor work of one call; ``chunk_rows`` is the largest chunk it will get."""
+    def ops(self, inputs: tuple[Any, ...]) -> ArrayOps:
+        """The array primitives the core's step and loop run on, on the inputs' device."""
         ...
 
-    def mean(self, attributions: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
-        """The element-wise mean of several attribution tuples."""
+    def program(self, model_fn: Callable[..., Any], layout: ArgumentLayout) -> Program:
+        """How to evaluate the model at points of its inputs (``layout``: the extra arguments)."""
         ...
+
+    def layer_program(
+        self,
+        model_fn: Callable[..., Any],
+        layer: object,
+        to_layer_input: bool,
+        layout: ArgumentLayout,
+        extras: tuple[Any, ...],
+        inputs: tuple[Any, ...],
+        baseline_inputs: Sequence[tuple[Any, ...]],
+    ) -> LayerBinding:
+        """How to evaluate the model at points of a layer's activations, and the activations.
+
+        Args:
+            model_fn: the guarded model.
+            layer: the framework's layer handle(s) (a module, a Keras layer, a pair
+                ``(embed_fn, head_fn)``, or a tuple of modules).
+            to_layer_input: attribute to the layer's input rather than its output.
+            layout: how the extra arguments are split into arrays and constants.
+            extras: the extra arguments themselves.
+            inputs: the prepared model inputs, shape (examples, ...) each.
+            baseline_inputs: per baseline, the model inputs at that baseline (empty when the
+                baselines are given as activations).
+        """
+        ...
+
+
+class Program(Protocol):
+    """The static part of a call: how the model's raw outputs are computed at path points."""
+
+    key: Hashable
+    """Identifies the program's static content, for caching compiled steps on a session."""
+
+    fixed: tuple[Any, ...]
+    """Arrays passed whole to every call (model parameters, extra arguments that are not per
+    example); arguments of the compiled step rather than constants baked into it."""
+
+    def outputs(
+        self, points: tuple[Any, ...], row_args: tuple[Any, ...], fixed: tuple[Any, ...]
+    ) -> Any:
+        """The model's raw outputs at ``points`` (rows, ...).
+
+        Args:
+            points: the path points, one array of shape (rows, ...) per path tensor.
+            row_args: the per-example arrays of :class:`CallArrays`, taken for each row.
+            fixed: :attr:`fixed`, as passed through the compiled step.
+        """
+        ...
+
+
+class LayerBinding(NamedTuple):
+    """A layer program and the activations at the two ends of the path.
+
+    Attributes:
+        program: evaluates the model with the layer's activations replaced by the points.
+        ends: one array per layer tensor, shape (examples, ...): activations at the inputs.
+        starts: per baseline, one array per layer tensor: activations at that baseline.
+        row_args: per-example arrays the program needs besides the extra arguments (for
+            example the model inputs, when the model runs from its inputs with a hook).
+    """
+
+    program: Program
+    ends: tuple[Any, ...]
+    starts: list[tuple[Any, ...]]
+    row_args: tuple[Any, ...]
+
+
+class CallArrays(NamedTuple):
+    """Every array of one call, passed as arguments through the compiled step.
+
+    Attributes:
+        ends: the path's end points, one array per path tensor, shape (examples, ...).
+        starts: the path's start points, one array per path tensor, shape (starts, ...).
+        targets: one int array of shape (examples,) per index of the selected output, or
+            empty for models with a single output per example.
+        row_args: per-example arrays (examples, ...) taken for each row: the layer
+            program's own, then the per-example extra arguments.
+        fixed: the program's :attr:`Program.fixed` arrays.
+        start_owner: int array of shape (starts,): the example of each start point.
+    """
+
+    ends: tuple[Any, ...]
+    starts: tuple[Any, ...]
+    targets: tuple[Any, ...]
+    row_args: tuple[Any, ...]
+    fixed: tuple[Any, ...]
+    start_owner: Any

@@ -17,10 +17,16 @@ _BACKENDS = {
 }
 
 BACKEND_NAMES: tuple[str, ...] = tuple(_BACKENDS)
+"""The framework backends a user picks from."""
+
+_REFERENCE = ("intgrad.backends.numpy", "NumpyBackend", "numpy", "")
+"""The NumPy reference backend: chosen by name, or for a model with a ``vjp`` method."""
 
 
 def get_backend(name: str) -> Backend:
     """The backend called ``name``; ``ImportError`` naming the extra if its framework is absent."""
+    if name == "numpy":
+        return _instance(_REFERENCE)
     if name not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_NAMES)}; got {name!r}")
     module_name, class_name, framework, extra = _BACKENDS[name]
@@ -34,15 +40,24 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
+def _instance(entry: tuple[str, str, str, str]) -> Backend:
+    backend: Backend = getattr(importlib.import_module(entry[0]), entry[1])()
+    return backend
+
+
 def _candidates() -> list[Backend]:
     # Instantiating a backend imports no framework, so all can be asked cheaply.
-    return [getattr(importlib.import_module(m), c)() for m, c, _, _ in _BACKENDS.values()]
+    return [_instance(entry) for entry in _BACKENDS.values()]
 
 
 def select_backend(model: object, inputs: Sequence[object], name: str | None = None) -> Backend:
-    """The backend named ``name``, else the one whose tensors ``inputs`` are, else the model's."""
+    """The backend named ``name``; else the reference backend for a model with a ``vjp``; else
+    the one whose tensors ``inputs`` are; else the model's."""
     if name is not None:
         return get_backend(name)
+    reference = _instance(_REFERENCE)
+    if reference.accepts_model(model):
+        return reference
     candidates = _candidates()
     for backend in candidates:
         if any(backend.is_native(x) for x in inputs):

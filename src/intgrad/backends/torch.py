@@ -13,25 +13,27 @@ signature (Dynamo keeps its compiled code between calls).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
 
-from intgrad._core.backend import Acceleration, ChunkRecord, Rows
+from intgrad._core.arguments import ArgumentLayout
+from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
-from intgrad.backends._common import select_outputs
+from intgrad._core.layers import is_layer_pair, split_binding
 
 __all__ = [
     "ACCELERATOR_CHUNK_ELEMENTS",
     "CHANNELS_LAST_MAX_BYTES",
     "CPU_CHUNK_ELEMENTS",
     "TorchBackend",
+    "TorchOps",
 ]
 
 CPU_CHUNK_ELEMENTS = DEFAULT_CHUNK_ELEMENTS
@@ -54,6 +56,218 @@ def _torch() -> Any:
     return torch
 
 
+class TorchOps:
+    """:class:`~intgrad._core.primitives.ArrayOps` on ``torch.Tensor`` on one device."""
+
+    name = "torch"
+
+    def __init__(self, device: Any, pads_chunks: bool) -> None:
+        self._torch = _torch()
+        self.device = device
+        self.pads_chunks = pads_chunks
+
+    def from_host(self, values: np.ndarray, like: Any = None) -> Any:
+        tensor = self._torch.as_tensor(values, device=self.device)
+        if like is not None and tensor.is_floating_point():
+            return tensor.to(like.dtype)
+        return tensor
+
+    def to_host(self, values: Any) -> np.ndarray:
+        values = values.detach()
+        if values.is_floating_point():
+            values = values.to(self._torch.float64)
+        return np.asarray(values.cpu().numpy())
+
+    def take(self, values: Any, index: Any) -> Any:
+        return values[index]
+
+    def concat(self, values: tuple[Any, ...]) -> Any:
+        return self._torch.cat(values, dim=0)
+
+    def per_row(self, column: Any, like: Any) -> Any:
+        return column.to(like.dtype).reshape((-1,) + (1,) * (like.dim() - 1))
+
+    def zeros(self, like: Any) -> Any:
+        torch = self._torch
+        return torch.zeros(
+            like.shape, dtype=torch.promote_types(like.dtype, torch.float32), device=like.device
+        )
+
+    def cast(self, values: Any, like: Any) -> Any:
+        return values.to(like.dtype)
+
+    def scatter_add(self, accumulator: Any, index: Any, rows: Any) -> Any:
+        return accumulator.index_add_(0, index, rows)
+
+    def row_sums(self, values: Any) -> Any:
+        torch = self._torch
+        wide = torch.float64 if values.device.type != "mps" else torch.float32
+        return values.detach().reshape(values.shape[0], -1).to(wide).sum(dim=1)
+
+    def value_and_grad(
+        self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]
+    ) -> tuple[Any, tuple[Any, ...]]:
+        torch = self._torch
+        points = tuple(p.detach().requires_grad_(True) for p in points)
+        with torch.enable_grad():
+            values = f(points)
+            grads = torch.autograd.grad(values.sum(), points, allow_unused=True)
+        return values.detach(), tuple(
+            torch.zeros_like(p) if g is None else g for p, g in zip(points, grads, strict=True)
+        )
+
+    def value(self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]) -> Any:
+        with self._torch.no_grad():
+            return f(points)
+
+    def compile(self, step: Any) -> Any:
+        return step
+
+    def softmax(self, outputs: Any) -> Any:
+        return self._torch.softmax(outputs, dim=-1)
+
+    def shape(self, values: Any) -> tuple[int, ...]:
+        return tuple(values.shape)
+
+    def reshape(self, values: Any, shape: tuple[int, ...]) -> Any:
+        return values.reshape(shape)
+
+    def take_columns(self, outputs: Any, columns: Any) -> Any:
+        rest = tuple(outputs.shape[2:])
+        index = columns.long().clamp(max=outputs.shape[1] - 1)
+        index = index.reshape((-1, 1) + (1,) * len(rest)).expand((-1, 1, *rest))
+        return outputs.gather(1, index).reshape((outputs.shape[0], *rest))
+
+
+class _Program:
+    """Calls the guarded model at the path points (the model's inputs are the path)."""
+
+    key = None
+    fixed: tuple[Any, ...] = ()
+
+    def __init__(self, model_fn: Callable[..., Any], layout: ArgumentLayout, autocast: Any) -> None:
+        self._model_fn, self._layout, self._autocast = model_fn, layout, autocast
+
+    def call(self, args: tuple[Any, ...]) -> Any:
+        torch = _torch()
+        if self._autocast is None:
+            return self._model_fn(*args)
+        device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+        with torch.autocast(device, dtype=self._autocast):
+            outputs = self._model_fn(*args)
+        # Softmax and the selected scalar in float32, whatever the model computed in.
+        if isinstance(outputs, torch.Tensor):
+            outputs = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
+        return outputs
+
+    def outputs(
+        self, points: tuple[Any, ...], row_args: tuple[Any, ...], fixed: tuple[Any, ...]
+    ) -> Any:
+        return self.call((*points, *self._layout.join(row_args, fixed)))
+
+
+class _LayerProgram:
+    """Runs the model from its inputs with the layers' activations replaced by the points.
+
+    The hooks act only in the thread that registered them, so concurrent calls on one model
+    (each registering its own hooks) do not see each other's points.
+    """
+
+    key = None
+    fixed: tuple[Any, ...] = ()
+
+    def __init__(self, base: _Program, hooks: _LayerHooks, num_inputs: int) -> None:
+        self._base, self._hooks, self._num_inputs = base, hooks, num_inputs
+
+    def outputs(
+        self, points: tuple[Any, ...], row_args: tuple[Any, ...], fixed: tuple[Any, ...]
+    ) -> Any:
+        inputs, extras = row_args[: self._num_inputs], row_args[self._num_inputs :]
+        with self._hooks.replacing(points):
+            return self._base.outputs(inputs, extras, fixed)
+
+
+class _LayerHooks:
+    """Forward hooks on the layer modules that capture their activations or replace them.
+
+    Hooks are registered for one forward pass at a time and act only in the thread that
+    registered them, so concurrent calls on one model never see each other's points, and the
+    model carries no hook of ours between chunks.
+    """
+
+    def __init__(self, modules: tuple[Any, ...], to_input: bool) -> None:
+        self.modules, self.to_input = modules, to_input
+
+    @contextmanager
+    def _registered(self, act: Callable[[int, Any], Any]) -> Iterator[None]:
+        owner = threading.get_ident()
+
+        def make(position: int) -> Callable[..., Any]:
+            if self.to_input:
+
+                def pre_hook(module: Any, args: tuple[Any, ...]) -> Any:
+                    if threading.get_ident() != owner or not args:
+                        return None
+                    replaced = act(position, args[0])
+                    return None if replaced is None else (replaced, *args[1:])
+
+                return pre_hook
+
+            def hook(module: Any, args: Any, output: Any) -> Any:
+                return act(position, output) if threading.get_ident() == owner else None
+
+            return hook
+
+        handles = [
+            m.register_forward_pre_hook(make(i))
+            if self.to_input
+            else m.register_forward_hook(make(i))
+            for i, m in enumerate(self.modules)
+        ]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def _tensor(self, position: int, value: Any) -> Any:
+        if not isinstance(value, _torch().Tensor):
+            raise TypeError(
+                f"layer {position} ({type(self.modules[position]).__name__}) "
+                f"{'takes' if self.to_input else 'returns'} a {type(value).__name__}, not a "
+                "tensor; pick a layer whose activations are one tensor"
+            )
+        return value
+
+    def capture(self, run: Callable[[], Any]) -> tuple[Any, ...]:
+        """The layers' activations (detached) during ``run()``."""
+        captured: list[Any] = [None] * len(self.modules)
+
+        def act(position: int, value: Any) -> None:
+            captured[position] = self._tensor(position, value).detach()
+
+        with self._registered(act), _torch().no_grad():
+            run()
+        missing = [i for i, c in enumerate(captured) if c is None]
+        if missing:
+            raise ValueError(f"layer {missing[0]} was not called by the model's forward pass")
+        return tuple(captured)
+
+    def replacing(self, points: tuple[Any, ...]) -> AbstractContextManager[None]:
+        """Within: every forward pass sees ``points`` as the layers' activations."""
+
+        def act(position: int, value: Any) -> Any:
+            value, point = self._tensor(position, value), points[position]
+            if tuple(point.shape) != tuple(value.shape):
+                raise ValueError(
+                    f"layer {position} gave activations of shape {tuple(value.shape)} "
+                    f"where the path has {tuple(point.shape)}"
+                )
+            return point
+
+        return self._registered(act)
+
+
 class TorchBackend:
     """Integrated Gradients on PyTorch modules and callables."""
 
@@ -61,9 +275,14 @@ class TorchBackend:
 
     def __init__(self, acceleration: Acceleration | None = None) -> None:
         self.acceleration = acceleration or Acceleration()
+        self._copies: dict[int, tuple[tuple[Any, ...], Any]] = {}
+        self._copies_lock = threading.Lock()
 
     def accelerated(self, acceleration: Acceleration) -> TorchBackend:
         return TorchBackend(acceleration.checked())
+
+    def ops(self, inputs: tuple[Any, ...]) -> TorchOps:
+        return TorchOps(inputs[0].device, pads_chunks=self.acceleration.compile_model is not False)
 
     def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
         on_cpu = all(x.device.type == "cpu" for x in inputs)
@@ -77,14 +296,16 @@ class TorchBackend:
         torch = sys.modules.get("torch")
         return torch is not None and isinstance(model, torch.nn.Module)
 
-    def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
+    def prepare_inputs(self, inputs: Sequence[Any], allow_integer: bool = False) -> tuple[Any, ...]:
         torch = _torch()
         prepared = []
         for position, value in enumerate(inputs):
             tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
-            if not tensor.is_floating_point():
+            integer = not tensor.is_floating_point() and not tensor.is_complex()
+            if not tensor.is_floating_point() and not (allow_integer and integer):
                 raise TypeError(
                     f"inputs[{position}] must be a floating-point tensor, got {tensor.dtype}"
+                    + ("" if allow_integer else " (integer inputs need layer=)")
                 )
             prepared.append(tensor.detach())
         return tuple(prepared)
@@ -108,30 +329,54 @@ class TorchBackend:
     def model_guard(self, model: Any, inputs: tuple[Any, ...]) -> Iterator[Callable[..., Any]]:
         torch = _torch()
         is_module = isinstance(model, torch.nn.Module)
-        parameters = list(model.parameters()) if is_module else []
         modules = list(model.modules()) if is_module else []
-        flags = [p.requires_grad for p in parameters]
         modes = [m.training for m in modules]
         try:
-            # Gradients with respect to inputs only: parameter gradients would cost time and
-            # memory and would leak into the user's .grad fields.
-            for parameter in parameters:
-                parameter.requires_grad_(False)
-            with torch.enable_grad(), _float32_arithmetic(torch, self.acceleration.allow_tf32):
+            with (
+                _frozen_parameters(model),
+                _float32_arithmetic(torch, self.acceleration.allow_tf32),
+            ):
                 if self.acceleration.compile_model is not False:
                     yield self._compiled(model)
                 else:
                     yield self._channels_last(model, inputs) or model
         finally:
-            for parameter, flag in zip(parameters, flags, strict=True):
-                parameter.requires_grad_(flag)
             # Nothing here changes train/eval mode; restoring it guards against models whose
             # forward does.
             for module, mode in zip(modules, modes, strict=True):
                 module.training = mode
 
-    def _channels_last(self, model: Any, inputs: tuple[Any, ...]) -> _ChannelsLast | None:
-        """The private channels-last copy when asked for or when it pays, else ``None``."""
+    def program(self, model_fn: Callable[..., Any], layout: ArgumentLayout) -> _Program:
+        autocast = self.acceleration.autocast
+        return _Program(model_fn, layout, None if autocast is None else getattr(_torch(), autocast))
+
+    def layer_program(
+        self,
+        model_fn: Callable[..., Any],
+        layer: object,
+        to_layer_input: bool,
+        layout: ArgumentLayout,
+        extras: tuple[Any, ...],
+        inputs: tuple[Any, ...],
+        baseline_inputs: Sequence[tuple[Any, ...]],
+    ) -> LayerBinding:
+        if is_layer_pair(layer):
+            if to_layer_input:
+                raise ValueError("attribute_to_layer_input needs a module, not (embed_fn, head_fn)")
+            embed, head = layer  # type: ignore[misc]
+            return split_binding(self, embed, head, layout, inputs, baseline_inputs)
+        hooks = _LayerHooks(_layer_modules(layer), to_layer_input)
+        base = self.program(model_fn, layout)
+        ends = hooks.capture(lambda: base.call((*inputs, *extras)))
+        starts = [hooks.capture(lambda b=b: base.call((*b, *extras))) for b in baseline_inputs]
+        return LayerBinding(_LayerProgram(base, hooks, len(inputs)), ends, starts, inputs)
+
+    def _channels_last(self, model: Any, inputs: tuple[Any, ...]) -> Any:
+        """The private channels-last copy when asked for or when it pays, else ``None``.
+
+        The copy is kept between calls of this backend (a session) while the model's
+        parameters and buffers are the same tensors at the same version.
+        """
         wanted = self.acceleration.channels_last
         if wanted is False or not _convolutional(model) or not any(x.dim() == 4 for x in inputs):
             return None
@@ -141,37 +386,35 @@ class TorchBackend:
             or _state_bytes(model) > CHANNELS_LAST_MAX_BYTES
         ):
             return None
-        return _channels_last_copy(model)
+        fingerprint = _fingerprint(model)
+        with self._copies_lock:
+            kept = self._copies.get(id(model))
+            if kept is not None and kept[0] == fingerprint:
+                return kept[1]
+            copy = _channels_last_copy(model)
+            self._copies[id(model)] = (fingerprint, copy)
+            return copy
 
     def _compiled(self, model: Any) -> Any:
         """``model`` compiled in the mode asked for (``torch.compile`` wraps, never edits)."""
         mode = self.acceleration.compile_model
         return _torch().compile(model, dynamic=False, mode=None if mode is True else mode)
 
-    def evaluator(
-        self,
-        model_fn: Callable[..., Any],
-        inputs: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
-        additional_forward_args: tuple[Any, ...],
-        chunk_rows: int,
-    ) -> TorchPathEvaluator:
-        return TorchPathEvaluator(
-            model_fn,
-            inputs,
-            baselines,
-            targets,
-            output,
-            additional_forward_args,
-            autocast=self.acceleration.autocast,
-            pad_rows_to=None if self.acceleration.compile_model is False else chunk_rows,
-        )
 
-    def mean(self, attributions: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
-        torch = _torch()
-        return tuple(torch.stack(group).mean(dim=0) for group in zip(*attributions, strict=True))
+def _layer_modules(layer: object) -> tuple[Any, ...]:
+    torch = _torch()
+    modules = tuple(layer) if isinstance(layer, (tuple, list)) else (layer,)
+    if not modules or not all(isinstance(m, torch.nn.Module) for m in modules):
+        raise TypeError(
+            "layer must be a torch.nn.Module, a tuple of modules or a pair (embed_fn, head_fn);"
+            f" got {type(layer).__name__}"
+        )
+    return modules
+
+
+def _fingerprint(model: Any) -> tuple[Any, ...]:
+    """Changes when a parameter or buffer is replaced or modified in place."""
+    return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
 
 
 class _ChannelsLast:
@@ -236,23 +479,88 @@ def _channels_last_copy(model: Any) -> _ChannelsLast | None:
     return _ChannelsLast(private.to(memory_format=torch.channels_last))
 
 
+class _SharedSettings:
+    """Process-wide settings changed for the duration of calls, counted across threads.
+
+    The first call to enter saves the current values and applies its own; later calls that
+    overlap it find them applied; the last call to leave restores the saved values. So no call
+    sees another call's restore under its feet, whatever the threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[Hashable, tuple[int, Any]] = {}
+
+    @contextmanager
+    def held(
+        self, key: Hashable, apply: Callable[[], Any], restore: Callable[[Any], None]
+    ) -> Iterator[None]:
+        with self._lock:
+            count, saved = self._held.get(key, (0, None))
+            if count == 0:
+                saved = apply()
+            self._held[key] = (count + 1, saved)
+        try:
+            yield
+        finally:
+            with self._lock:
+                count, saved = self._held[key]
+                if count == 1:
+                    del self._held[key]
+                    restore(saved)
+                else:
+                    self._held[key] = (count - 1, saved)
+
+
+_SHARED = _SharedSettings()
+
+
+def _frozen_parameters(model: Any) -> AbstractContextManager[None]:
+    """Parameters' ``requires_grad`` off during the call, the user's flags restored after.
+
+    Gradients with respect to inputs only: parameter gradients would cost time and memory and
+    would leak into the user's ``.grad`` fields.
+    """
+    torch = _torch()
+    parameters = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+
+    def apply() -> list[bool]:
+        flags = [p.requires_grad for p in parameters]
+        for parameter in parameters:
+            parameter.requires_grad_(False)
+        return flags
+
+    def restore(flags: list[bool]) -> None:
+        for parameter, flag in zip(parameters, flags, strict=True):
+            parameter.requires_grad_(flag)
+
+    return _SHARED.held(("parameters", id(model)), apply, restore)
+
+
 @contextmanager
 def _float32_arithmetic(torch: Any, allow_tf32: bool) -> Iterator[None]:
     """TF32 off for CUDA convolutions and matrix products during the call, unless allowed.
 
     PyTorch lets cuDNN convolutions run in TF32 (a 10-bit mantissa) by default. On an H100
     that alone put a 3 % relative L2 error into EfficientNet-Lite0's attributions (0.1 % with
-    it off, at the same speed; docs/benchmarks-gpu.md). The flags are process-wide, so the
-    user's values are restored on exit.
+    it off, at the same speed; docs/benchmarks-gpu.md). The flags are process-wide: they are
+    held off while any such call runs and the user's values come back after the last one.
     """
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.allow_tf32, matmul.allow_tf32)
-    try:
-        if not allow_tf32:
-            cudnn.allow_tf32 = matmul.allow_tf32 = False
+    if allow_tf32:
         yield
-    finally:
+        return
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+
+    def apply() -> tuple[bool, bool]:
+        saved = (cudnn.allow_tf32, matmul.allow_tf32)
+        cudnn.allow_tf32 = matmul.allow_tf32 = False
+        return saved
+
+    def restore(saved: tuple[bool, bool]) -> None:
         cudnn.allow_tf32, matmul.allow_tf32 = saved
+
+    with _SHARED.held("tf32", apply, restore):
+        yield
 
 
 def _broadcast(value: Any, inputs: Any) -> Any:
@@ -263,169 +571,3 @@ def _broadcast(value: Any, inputs: Any) -> Any:
             f"baseline of shape {tuple(value.shape)} does not broadcast to the input's shape "
             f"{tuple(inputs.shape)}"
         ) from None
-
-
-class TorchPathEvaluator:
-    """Interpolate, differentiate and accumulate for one baseline (see ``PathEvaluator``)."""
-
-    def __init__(
-        self,
-        model_fn: Callable[..., Any],
-        inputs: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
-        additional_forward_args: tuple[Any, ...],
-        autocast: str | None = None,
-        pad_rows_to: int | None = None,
-    ) -> None:
-        """Bind one call's tensors.
-
-        Args:
-            autocast: ``"bfloat16"``/``"float16"`` to run the model under ``torch.autocast``.
-            pad_rows_to: give the model chunks of exactly this many rows (compiled models);
-                padding rows (:meth:`Rows.padded`) have weight 0 and their outputs are dropped.
-        """
-        torch = _torch()
-        self._torch = torch
-        self._autocast_dtype = None if autocast is None else getattr(torch, autocast)
-        self._pad_rows_to = pad_rows_to
-        self._model_fn = model_fn
-        self._inputs = inputs
-        self._baselines = baselines
-        self._differences = tuple(x - b for x, b in zip(inputs, baselines, strict=True))
-        self._targets = targets
-        self._output = output
-        self._extra = additional_forward_args
-        self._num_examples = int(inputs[0].shape[0])
-        self._device = inputs[0].device
-        # Accumulate in at least float32 so half-precision inputs don't lose the sum.
-        self._acc_dtypes = tuple(torch.promote_types(x.dtype, torch.float32) for x in inputs)
-
-    def zeros(self) -> list[Any]:
-        torch = self._torch
-        return [
-            torch.zeros_like(x, dtype=d)
-            for x, d in zip(self._inputs, self._acc_dtypes, strict=True)
-        ]
-
-    def _points(self, rows: Rows) -> tuple[Any, Any]:
-        torch = self._torch
-        index = torch.as_tensor(rows.example_index, device=self._device)
-        points = []
-        for baseline, difference in zip(self._baselines, self._differences, strict=True):
-            alphas = torch.as_tensor(rows.alphas, dtype=baseline.dtype, device=self._device)
-            alphas = alphas.reshape((-1,) + (1,) * (baseline.dim() - 1))
-            points.append(baseline[index] + alphas * difference[index])
-        return index, tuple(points)
-
-    def _extra_rows(self, index: Any) -> tuple[Any, ...]:
-        torch = self._torch
-        return tuple(
-            arg[index]
-            if isinstance(arg, torch.Tensor)
-            and arg.dim() > 0
-            and arg.shape[0] == self._num_examples
-            else arg
-            for arg in self._extra
-        )
-
-    def _selected(self, points: tuple[Any, ...], rows: Rows, index: Any) -> Any:
-        torch = self._torch
-        mixed = (
-            contextlib.nullcontext()
-            if self._autocast_dtype is None
-            else torch.autocast(self._device.type, dtype=self._autocast_dtype)
-        )
-        with mixed:
-            outputs = self._model_fn(*points, *self._extra_rows(index))
-        if self._autocast_dtype is not None and isinstance(outputs, torch.Tensor):
-            # Softmax and the selected scalar in float32, whatever the model computed in.
-            outputs = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
-        targets = None if self._targets is None else self._targets[rows.example_index]
-        return select_outputs(self, outputs, targets, self._output)
-
-    def accumulate(self, state: list[Any], rows: Rows, record: bool) -> tuple[Any, Any]:
-        torch = self._torch
-        real_rows = len(rows)
-        rows = rows if self._pad_rows_to is None else rows.padded(self._pad_rows_to)
-        index, points = self._points(rows)
-        points = tuple(p.requires_grad_(True) for p in points)
-        selected = self._selected(points, rows, index)
-        grads = torch.autograd.grad(selected.sum(), points, allow_unused=True)
-        grads = tuple(
-            torch.zeros_like(p) if g is None else g for p, g in zip(points, grads, strict=True)
-        )
-        weights = torch.as_tensor(rows.weights, device=self._device)
-        for acc, grad in zip(state, grads, strict=True):
-            shaped = weights.to(acc.dtype).reshape((-1,) + (1,) * (grad.dim() - 1))
-            acc.index_add_(0, index, grad.to(acc.dtype) * shaped)
-        if not record:
-            return state, None
-        return state, ChunkRecord(
-            outputs=self._host(selected)[:real_rows],
-            mean_gradients=self._host(_mean_per_row(grads))[:real_rows],
-        )
-
-    def forward(self, rows: Rows) -> np.ndarray:
-        real_rows = len(rows)
-        rows = rows if self._pad_rows_to is None else rows.padded(self._pad_rows_to)
-        index, points = self._points(rows)
-        with self._torch.no_grad():
-            return self._host(self._selected(points, rows, index))[:real_rows]
-
-    def _per_example(self, scale: np.ndarray, like: Any) -> Any:
-        values = self._torch.as_tensor(scale, dtype=like.dtype, device=self._device)
-        return values.reshape((-1,) + (1,) * (like.dim() - 1))
-
-    def combine(
-        self, first: list[Any], first_scale: np.ndarray, second: list[Any], second_scale: Any
-    ) -> list[Any]:
-        return [
-            a * self._per_example(first_scale, a) + b * self._per_example(second_scale, b)
-            for a, b in zip(first, second, strict=True)
-        ]
-
-    def measure(self, state: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        torch = self._torch
-        flat = [
-            (acc * difference.to(acc.dtype)).to(torch.float64).reshape(self._num_examples, -1)
-            for acc, difference in zip(state, self._differences, strict=True)
-        ]
-        sums = sum(f.sum(dim=1) for f in flat)
-        squares = sum((f * f).sum(dim=1) for f in flat)
-        return self._host(sums), np.sqrt(self._host(squares))
-
-    def finish(self, state: list[Any]) -> tuple[tuple[Any, ...], np.ndarray]:
-        attributions = tuple(
-            (acc * difference.to(acc.dtype)).to(x.dtype)
-            for acc, difference, x in zip(state, self._differences, self._inputs, strict=True)
-        )
-        per_example = sum(
-            a.detach().to(self._torch.float64).reshape(self._num_examples, -1).sum(dim=1)
-            for a in attributions
-        )
-        return attributions, self._host(per_example)
-
-    def _host(self, value: Any) -> np.ndarray:
-        return np.asarray(value.detach().to(self._torch.float64).cpu().numpy())
-
-    # -- the operations select_outputs needs -------------------------------------------------
-    def softmax(self, outputs: Any) -> Any:
-        return self._torch.softmax(outputs, dim=-1)
-
-    def shape(self, outputs: Any) -> tuple[int, ...]:
-        return tuple(outputs.shape)
-
-    def reshape(self, outputs: Any, shape: tuple[int, ...]) -> Any:
-        return outputs.reshape(shape)
-
-    def take(self, outputs: Any, targets: np.ndarray) -> Any:
-        columns = self._torch.as_tensor(targets, device=outputs.device)
-        return outputs.gather(1, columns.reshape(-1, 1)).reshape(-1)
-
-
-def _mean_per_row(grads: tuple[Any, ...]) -> Any:
-    total = sum(g.reshape(g.shape[0], -1).sum(dim=1) for g in grads)
-    count = sum(int(np.prod(g.shape[1:])) for g in grads)
-    return total / count

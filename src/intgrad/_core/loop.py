@@ -1,0 +1,310 @@
+"""The chunk step and the loop over chunks, written once for every framework and every path.
+
+Integrated Gradients of example x with baseline x′ (Sundararajan, Taly & Yan 2017, eq. 1):
+
+    IG(x) = (x − x′) · ∫₀¹ ∂F(x′ + α(x − x′))/∂x dα  ≈  (x − x′) · Σ_k w_k ∂F(γ(α_k))/∂x
+
+A planner says which rows (example, start, α, weight) come next; they are evaluated
+``chunk_rows`` at a time and each chunk's contributions are scatter-added into one accumulator
+per path tensor and slot, so peak memory depends on the chunk size, never on the number of
+steps. The step is compiled once per :class:`Steps` (per session and program) and reused for
+every call of the same shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from intgrad._core.backend import CallArrays, Program, Rows
+from intgrad._core.paths import Path
+from intgrad._core.primitives import ArrayOps, DeviceRows
+from intgrad._core.result import PathRecord
+from intgrad._core.targets import select_outputs
+
+__all__ = [
+    "Feedback",
+    "Plan",
+    "PlanReport",
+    "Planner",
+    "Steps",
+    "integrate",
+    "iter_chunks",
+    "measure_slots",
+]
+
+
+class Plan(NamedTuple):
+    """Rows a planner wants evaluated next.
+
+    Attributes:
+        rows: the rows.
+        gradients: ``False``: forward passes only (their outputs come back as feedback).
+        keep: ``None``: add the rows straight into the total. Otherwise shape (slots,): the
+            rows go into a fresh sum N, feedback can measure combinations of N and the total
+            S, and then S becomes ``keep · S + N`` per slot.
+    """
+
+    rows: Rows
+    gradients: bool
+    keep: np.ndarray | None = None
+
+
+class Feedback(NamedTuple):
+    """What a plan's evaluation told the planner.
+
+    Attributes:
+        outputs: shape (rows,), float64, F at each row, for forward plans and recorded
+            gradient plans; else ``None``.
+        mean_gradients: shape (rows,), float64, the mean gradient over all path features of
+            each row, for recorded gradient plans; else ``None``.
+        measure: for plans with ``keep``: ``measure(a, b)`` gives per slot the sum and the L2
+            norm of the attributions of ``a · N + b · S`` (``a``, ``b`` of shape (slots,)).
+    """
+
+    outputs: np.ndarray | None
+    mean_gradients: np.ndarray | None
+    measure: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+
+
+class PlanReport(NamedTuple):
+    """What a planner found besides the accumulated sums.
+
+    Attributes:
+        f_input: shape (examples,), F at the end points, or ``None`` when not evaluated.
+        f_start: shape (slots,), F at the start points, or ``None``.
+        steps: shape (slots,), int64, gradient evaluations per slot.
+        estimated_error: shape (slots,), the estimated relative L2 error, or ``None``.
+        forward_evaluations: forward-only evaluations per slot (the most of any).
+        paths: per baseline, the recorded points, when recorded; else empty.
+    """
+
+    f_input: np.ndarray | None
+    f_start: np.ndarray | None
+    steps: np.ndarray
+    estimated_error: np.ndarray | None
+    forward_evaluations: int
+    paths: tuple[PathRecord, ...]
+
+
+PlanGenerator = Generator[Plan, Feedback, PlanReport]
+"""A planner written as a generator: it yields plans, receives their feedback, returns a report."""
+
+
+class Planner:
+    """Drives a :data:`PlanGenerator` one plan at a time."""
+
+    def __init__(self, generator: PlanGenerator, record: bool) -> None:
+        self.record = record
+        self._generator = generator
+        self._started = False
+        self._report: PlanReport | None = None
+
+    def next(self, feedback: Feedback | None) -> Plan | None:
+        """The next plan, or ``None`` when the planner is done."""
+        try:
+            if not self._started:
+                self._started = True
+                return next(self._generator)
+            assert feedback is not None
+            return self._generator.send(feedback)
+        except StopIteration as stop:
+            self._report = stop.value
+            return None
+
+    @property
+    def report(self) -> PlanReport:
+        if self._report is None:
+            raise RuntimeError("the planner has not finished")
+        return self._report
+
+
+class Steps:
+    """The compiled gradient and forward steps of one program and path.
+
+    ``output_shapes`` collects the per-example output shapes seen while tracing (or on every
+    call, eagerly), so that target values can be checked on the host.
+    """
+
+    def __init__(
+        self,
+        ops: ArrayOps,
+        program: Program,
+        path: Path,
+        output: str | Callable[[Any], Any] | None,
+    ) -> None:
+        self.ops, self.program, self.path, self.output = ops, program, path, output
+        self.output_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.gradient = ops.compile(self._gradient)
+        self.forward = ops.compile(self._forward)
+
+    def _selected(self, arrays: CallArrays, points: tuple[Any, ...], rows: DeviceRows) -> Any:
+        ops = self.ops
+        row_args = tuple(ops.take(a, rows.example_index) for a in arrays.row_args)
+        raw = self.program.outputs(points, row_args, arrays.fixed)
+        row_targets = tuple(ops.take(t, rows.example_index) for t in arrays.targets)
+        return select_outputs(ops, raw, row_targets, self.output, self.output_shapes)
+
+    def _gradient(
+        self, state: tuple[Any, ...], arrays: CallArrays, rows: DeviceRows
+    ) -> tuple[tuple[Any, ...], Any, Any]:
+        ops, path = self.ops, self.path
+        points = path.points(ops, arrays, rows)
+        values, grads = ops.value_and_grad(lambda p: self._selected(arrays, p, rows), points)
+        added = path.contribution(ops, rows, grads, state)
+        slots = rows.start_index if path.per_start else rows.example_index
+        state = tuple(ops.scatter_add(a, slots, c) for a, c in zip(state, added, strict=True))
+        count = sum(int(np.prod(ops.shape(g)[1:])) for g in grads)
+        gradient_sums = ops.row_sums(grads[0])
+        for g in grads[1:]:
+            gradient_sums = gradient_sums + ops.row_sums(g)
+        return state, values, gradient_sums / count
+
+    def _forward(self, arrays: CallArrays, rows: DeviceRows) -> Any:
+        points = self.path.points(self.ops, arrays, rows)
+        return self.ops.value(lambda p: self._selected(arrays, p, rows), points)
+
+
+def iter_chunks(rows: Rows, chunk_rows: int) -> Iterator[Rows]:
+    """Consecutive slices of ``rows`` of at most ``chunk_rows`` rows each."""
+    for start in range(0, len(rows), chunk_rows):
+        yield rows.slice(start, start + chunk_rows)
+
+
+def padded_rows(rows: int, chunk_rows: int) -> int:
+    """The row count a compiled step gets for a chunk of ``rows``: ``chunk_rows``, or for a
+    shorter chunk the next power of two, so a session compiles a few sizes, not one per call."""
+    if rows >= chunk_rows:
+        return chunk_rows
+    return min(chunk_rows, 1 << max(0, rows - 1).bit_length())
+
+
+def _device_rows(ops: ArrayOps, rows: Rows) -> DeviceRows:
+    # int32 indices: every framework gathers with them, and JAX has no int64 without x64.
+    return DeviceRows(
+        example_index=ops.from_host(rows.example_index.astype(np.int32)),
+        start_index=ops.from_host(rows.start_index.astype(np.int32)),
+        alphas=ops.from_host(rows.alphas),
+        weights=ops.from_host(rows.weights),
+    )
+
+
+def _run_rows(
+    steps: Steps,
+    arrays: CallArrays,
+    state: tuple[Any, ...] | None,
+    rows: Rows,
+    chunk_rows: int,
+    to_host: bool,
+    on_chunk: Callable[[int], None],
+) -> tuple[tuple[Any, ...] | None, np.ndarray | None, np.ndarray | None]:
+    """Evaluate ``rows`` chunk by chunk: gradients into ``state``, or forward when it is None."""
+    ops = steps.ops
+    outputs: list[np.ndarray] = []
+    means: list[np.ndarray] = []
+    for chunk in iter_chunks(rows, chunk_rows):
+        real = len(chunk)
+        device = _device_rows(
+            ops, chunk.padded(padded_rows(real, chunk_rows)) if ops.pads_chunks else chunk
+        )
+        if state is None:
+            values = steps.forward(arrays, device)
+            outputs.append(ops.to_host(values)[:real])
+            continue
+        state, values, gradient_means = steps.gradient(state, arrays, device)
+        if to_host:
+            outputs.append(ops.to_host(values)[:real])
+            means.append(ops.to_host(gradient_means)[:real])
+        on_chunk(real)
+    joined = np.concatenate(outputs) if outputs else None
+    return state, joined, (np.concatenate(means) if means else None)
+
+
+def _combine(
+    ops: ArrayOps, first: tuple[Any, ...], a: np.ndarray, second: tuple[Any, ...], b: np.ndarray
+) -> tuple[Any, ...]:
+    """``a · first + b · second`` per slot (``a``, ``b`` of shape (slots,))."""
+    combined = []
+    for x, y in zip(first, second, strict=True):
+        scale_a = ops.per_row(ops.from_host(np.asarray(a, dtype=np.float64)), x)
+        scale_b = ops.per_row(ops.from_host(np.asarray(b, dtype=np.float64)), y)
+        combined.append(x * scale_a + y * scale_b)
+    return tuple(combined)
+
+
+def measure_slots(
+    ops: ArrayOps, path: Path, arrays: CallArrays, state: tuple[Any, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per slot: the sum and the L2 norm of the attributions ``state`` stands for."""
+    attributions = path.slot_attributions(ops, arrays, state)
+    sums = sum(ops.to_host(ops.row_sums(a)) for a in attributions)
+    squares = sum(ops.to_host(ops.row_sums(a * a)) for a in attributions)
+    return np.asarray(sums, dtype=np.float64), np.sqrt(np.asarray(squares, dtype=np.float64))
+
+
+def integrate(
+    steps: Steps,
+    arrays: CallArrays,
+    state: tuple[Any, ...],
+    planner: Planner,
+    chunk_rows: int,
+    on_chunk: Callable[[int], None],
+    check: Callable[[], None] | None = None,
+) -> tuple[Any, ...]:
+    """Run ``planner`` to the end; return the accumulated sums (one array per path tensor).
+
+    Args:
+        steps: the compiled steps.
+        arrays: the call's arrays.
+        state: zero accumulators, shape (slots, ...) per path tensor.
+        planner: which rows come next.
+        chunk_rows: rows per model call.
+        on_chunk: called with the gradient rows of each chunk (progress).
+        check: called once after the first plan (the target check, before the bulk of work).
+    """
+    feedback: Feedback | None = None
+    while (plan := planner.next(feedback)) is not None:
+        if not plan.gradients:
+            _, outputs, _ = _run_rows(steps, arrays, None, plan.rows, chunk_rows, True, on_chunk)
+            feedback = Feedback(outputs, None, None)
+        else:
+            state, feedback = _run_gradients(
+                steps, arrays, state, plan, chunk_rows, planner.record, on_chunk
+            )
+        if check is not None:
+            check()
+            check = None
+    return state
+
+
+def _run_gradients(
+    steps: Steps,
+    arrays: CallArrays,
+    state: tuple[Any, ...],
+    plan: Plan,
+    chunk_rows: int,
+    record: bool,
+    on_chunk: Callable[[int], None],
+) -> tuple[tuple[Any, ...], Feedback]:
+    """One gradient plan: straight into ``state``, or into a fresh sum merged with ``keep``."""
+    ops = steps.ops
+    if plan.keep is None:
+        new_state, outputs, means = _run_rows(
+            steps, arrays, state, plan.rows, chunk_rows, record, on_chunk
+        )
+        assert new_state is not None
+        return new_state, Feedback(outputs, means, None)
+    zeros = tuple(ops.zeros(a) for a in state)
+    fresh, outputs, means = _run_rows(steps, arrays, zeros, plan.rows, chunk_rows, record, on_chunk)
+    assert fresh is not None
+    before = state
+
+    def measure(
+        a: np.ndarray, b: np.ndarray, fresh: tuple[Any, ...] = fresh, before: Any = before
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return measure_slots(ops, steps.path, arrays, _combine(ops, fresh, a, before, b))
+
+    merged = _combine(ops, before, plan.keep, fresh, np.ones_like(plan.keep))
+    return merged, Feedback(outputs, means, measure)
