@@ -7,11 +7,9 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
-from intgrad import METHODS, integrated_gradients
-from intgrad._core.integrate import accumulate_rows, rule_rows
-from intgrad._core.quadrature import quadrature_rule
+from intgrad import METHODS, Explainer, integrated_gradients
 from intgrad.backends._registry import get_backend
-from intgrad.backends.torch import CPU_CHUNK_ELEMENTS, TorchPathEvaluator
+from intgrad.backends.torch import CPU_CHUNK_ELEMENTS, TorchBackend, TorchOps
 
 
 class TwoInputNet(torch.nn.Module):
@@ -252,23 +250,27 @@ def test_tf32_is_off_during_the_call_and_the_flags_come_back(conv_net, images) -
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+class _PaddingBackend(TorchBackend):
+    """The torch backend with chunks padded to one size, as compiled models get them."""
+
+    def ops(self, inputs: tuple) -> TorchOps:
+        return TorchOps(inputs[0].device, pads_chunks=True)
+
+
 def test_padded_chunks_change_nothing(conv_net, images) -> None:
-    plain = integrated_gradients(conv_net, images, target=[1, 0], steps=5, batch_size=4)
+    options = dict(target=[1, 0], steps=5, batch_size=4, return_path=True)
+    plain = integrated_gradients(conv_net, images, **options)
     conv_net.seen.clear()
-    backend = get_backend("torch")
-    baselines = (torch.zeros_like(images),)
-    targets = np.array([1, 0])
-    padded = TorchPathEvaluator(conv_net, (images,), baselines, targets, None, (), pad_rows_to=4)
-    rows = rule_rows(2, quadrature_rule("gausslegendre", 5))
-    state, record = accumulate_rows(padded, padded.zeros(), rows, 4, True, lambda _: None)
-    assert len(conv_net.seen) == 3  # 10 rows as 4 + 4 + 2 padded to 4
-    assert record is not None and record.outputs.shape == (10,)  # padding rows are dropped
-    attributions, _ = padded.finish(state)
+    padded = Explainer(conv_net, backend=_PaddingBackend()).attribute(images, **options)
+    # 4 end-point rows in one call; 10 gradient rows as 4 + 4 + 2 (a power of two: no padding)
+    assert len(conv_net.seen) == 4
+    assert padded.path.outputs.shape == (2, 5)  # padding rows are dropped
     np.testing.assert_allclose(
-        attributions[0].numpy(), plain.attributions.numpy(), rtol=1e-6, atol=1e-9
+        padded.attributions.numpy(), plain.attributions.numpy(), rtol=1e-6, atol=1e-9
     )
-    assert padded.forward(rows.slice(0, 3)).shape == (3,)
-    assert backend.chunk_elements((images,)) == CPU_CHUNK_ELEMENTS
+    np.testing.assert_allclose(padded.path.outputs, plain.path.outputs, rtol=1e-6)
+    assert padded.steps_per_example.tolist() == [5, 5]
+    assert get_backend("torch").chunk_elements((images,)) == CPU_CHUNK_ELEMENTS
 
 
 def test_cpu_conv_models_run_as_a_private_channels_last_copy(conv_net, images) -> None:

@@ -21,6 +21,7 @@ from intgrad._core.arguments import ArgumentLayout, as_argument_tuple
 from intgrad._core.backend import Acceleration, Backend, CallArrays, LayerBinding, Program
 from intgrad._core.baselines import BaselineRule, resolve_baselines
 from intgrad._core.integrate import balanced_chunk_rows, default_chunk_rows
+from intgrad._core.layers import is_layer_pair
 from intgrad._core.loop import Planner, PlanReport, Steps, integrate
 from intgrad._core.paths import StraightLine
 from intgrad._core.planners import fixed_rule
@@ -125,8 +126,9 @@ class Explainer:
 
     Args:
         model: a model of the inputs' framework (see :func:`intgrad.integrated_gradients`).
-        backend: ``"torch"``, ``"tensorflow"`` or ``"jax"``; default: detected from the first
-            call's inputs, then from the model's type.
+        backend: ``"torch"``, ``"tensorflow"``, ``"jax"`` (or ``"numpy"``, the reference
+            backend for :class:`~intgrad.backends.numpy.ClosedForm` models), or a backend
+            object; default: detected from the first call's inputs, then the model's type.
         layer: attribute to a layer's activations instead of the model's inputs: a torch
             module (or a tuple of modules that do not feed each other), a Keras layer of a
             functional or sequential model, or in any framework a pair ``(embed_fn, head_fn)``
@@ -144,7 +146,7 @@ class Explainer:
         self,
         model: Any,
         *,
-        backend: str | None = None,
+        backend: str | Backend | None = None,
         layer: object = None,
         attribute_to_layer_input: bool = False,
         output: str | Callable[[Any], Any] | None = None,
@@ -181,7 +183,11 @@ class Explainer:
 
         with self._lock:
             if self._backend is None:
-                chosen = select_backend(self.model, inputs, self._backend_name)
+                chosen = (
+                    select_backend(self.model, inputs, self._backend_name)
+                    if self._backend_name is None or isinstance(self._backend_name, str)
+                    else self._backend_name
+                )
                 self._backend = chosen.accelerated(self._acceleration)
             return self._backend
 
@@ -297,7 +303,9 @@ class Explainer:
                 tuple(backend.make_baseline(r, a) for r, a in zip(rules, binding.ends, strict=True))
                 for rules in request.layer_rules
             ]
-        return binding.program, binding.ends, starts, binding.row_args, len(binding.ends) == 1
+        several = isinstance(self.layer, (tuple, list)) and not is_layer_pair(self.layer)
+        single = len(binding.ends) == 1 and not several
+        return binding.program, binding.ends, starts, binding.row_args, single
 
     def _run(
         self,

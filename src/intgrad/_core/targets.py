@@ -48,7 +48,7 @@ def _index_tuple(value: object) -> tuple[int, ...]:
         and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     ):
         return tuple(int(v) for v in value)
-    raise TypeError(f"target entries must be ints or tuples of ints, got {value!r}")
+    raise TypeError(f"target entries must be integers or tuples of integers, got {value!r}")
 
 
 def normalise_targets(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Sequence
 
 from intgrad._core.backend import Backend
@@ -46,8 +47,9 @@ def _instance(entry: tuple[str, str, str, str]) -> Backend:
 
 
 def _candidates() -> list[Backend]:
-    # Instantiating a backend imports no framework, so all can be asked cheaply.
-    return [_instance(entry) for entry in _BACKENDS.values()]
+    # A framework that is not imported cannot have made the inputs or the model: only the
+    # backends of imported frameworks are asked (and none of them imports anything).
+    return [_instance(entry) for entry in _BACKENDS.values() if entry[2] in sys.modules]
 
 
 def select_backend(model: object, inputs: Sequence[object], name: str | None = None) -> Backend:
