@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import torch
 
 import intgrad
-
-torch = pytest.importorskip("torch")
 
 THREADS = 8
 
@@ -25,7 +24,9 @@ class _TextNet(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.embedding = torch.nn.Embedding(20, 6)
-        self.head = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)
+        )
         self.seen: list[tuple[bool, bool]] = []
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -88,7 +89,7 @@ def test_eight_threads_on_one_model_with_separate_calls(net: _TextNet) -> None:
     head = net.head
     x = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
 
-    def work(target: int) -> np.ndarray:
+    def work(target: int) -> torch.Tensor:
         return intgrad.integrated_gradients(head, x, target=target % 2, steps=12).attributions
 
     sequential = [work(t).numpy() for t in range(THREADS)]

@@ -105,7 +105,7 @@ def test_adaptive_mode_reaches_its_tolerance_per_example(rng: np.random.Generato
     assert (result.relative_delta <= 1e-4).all()
     assert result.steps == int(result.steps_per_example.max())
     # The nearly linear first example stops first; the path record keeps NaN only past its end.
-    first, second = result.steps_per_example
+    first, second = result.steps_per_example.tolist()
     assert first <= second
     assert np.isfinite(result.path.alphas[0, :first]).all()
     assert result.estimated_error.shape == (2,)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from captum import attr as captum_attr
 
 import intgrad
-
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
 
 
 class _Reviews(torch.nn.Module):
@@ -81,8 +80,13 @@ def test_layer_input_and_several_layers(net, batch) -> None:
     x = net.embedding(ids).detach()
     pooled = ((x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).detach()
     to_input = intgrad.integrated_gradients(
-        net, ids, layer=net.hidden, attribute_to_layer_input=True, target=0,
-        additional_forward_args=(mask,), steps=64,
+        net,
+        ids,
+        layer=net.hidden,
+        attribute_to_layer_input=True,
+        target=0,
+        additional_forward_args=(mask,),
+        steps=64,
     )
     assert to_input.attributions.shape == pooled.shape
     np.testing.assert_allclose(to_input.delta, 0.0, atol=1e-6)
@@ -105,7 +109,7 @@ def test_integer_inputs_need_a_layer(net, batch) -> None:
     ids, mask = batch
     with pytest.raises(TypeError, match="integer inputs need layer="):
         intgrad.integrated_gradients(net, ids, target=0, additional_forward_args=(mask,))
-    with pytest.raises(TypeError, match="layer must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"layer must be a torch\.nn\.Module"):
         intgrad.integrated_gradients(
             net, ids, layer="embedding", target=0, additional_forward_args=(mask,)
         )

@@ -50,7 +50,10 @@ class ArgumentLayout:
         args: Sequence[Any], is_array: Callable[[object], bool], num_examples: int
     ) -> tuple[ArgumentLayout, tuple[Any, ...], tuple[Any, ...]]:
         """The layout of ``args`` and its per-row and whole arrays, in argument order."""
-        kinds, constants, rows, fixed = [], [], [], []
+        kinds: list[str] = []
+        constants: list[Any] = []
+        rows: list[Any] = []
+        fixed: list[Any] = []
         for arg in args:
             if is_array(arg) and len(arg.shape) > 0 and int(arg.shape[0]) == num_examples:
                 kinds.append(ROW)

@@ -230,8 +230,9 @@ class Backend(Protocol):
 class Program(Protocol):
     """The static part of a call: how the model's raw outputs are computed at path points."""
 
-    key: Hashable
-    """Identifies the program's static content, for caching compiled steps on a session."""
+    key: Hashable | None
+    """Identifies the program's static content, for caching compiled steps on a session;
+    ``None`` for eager backends, which have nothing compiled to keep."""
 
     fixed: tuple[Any, ...]
     """Arrays passed whole to every call (model parameters, extra arguments that are not per

@@ -11,12 +11,17 @@ instead, captum#1413).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 from intgrad._core.arguments import ArgumentLayout
-from intgrad._core.backend import Backend, LayerBinding
+from intgrad._core.backend import LayerBinding, Program
 
-__all__ = ["is_layer_pair", "split_binding"]
+
+class _MakesPrograms(Protocol):
+    def program(self, model_fn: Callable[..., Any], layout: ArgumentLayout) -> Program: ...
+
+
+__all__ = ["is_layer_pair", "layer_pair", "split_binding"]
 
 
 def is_layer_pair(layer: object) -> bool:
@@ -33,8 +38,13 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def layer_pair(layer: object) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``layer`` as ``(embed_fn, head_fn)``; check with :func:`is_layer_pair` first."""
+    return cast(tuple[Callable[..., Any], Callable[..., Any]], layer)
+
+
 def split_binding(
-    backend: Backend,
+    backend: _MakesPrograms,
     embed: Callable[..., Any],
     head: Callable[..., Any],
     layout: ArgumentLayout,

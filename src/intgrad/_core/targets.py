@@ -31,7 +31,7 @@ OUTPUT_NAMES = ("probability",)
 def validate_output(output: object) -> str | Callable[[Any], Any] | None:
     """Check the ``output`` argument: ``None``, ``"probability"`` or a callable."""
     if output is None or callable(output) or output in OUTPUT_NAMES:
-        return output  # type: ignore[return-value]
+        return output
     raise ValueError(
         f"output must be None (raw outputs), 'probability' or a callable; got {output!r}"
     )

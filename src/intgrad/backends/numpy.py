@@ -9,7 +9,7 @@ The output transforms (softmax, selecting a target) are differentiated here by t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
-from intgrad._core.layers import is_layer_pair, split_binding
+from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad.backends._common import refuse_acceleration
 
 __all__ = ["ClosedForm", "NumpyBackend", "NumpyOps"]
@@ -146,7 +146,7 @@ class NumpyOps:
 class _Program:
     """Evaluates a :class:`ClosedForm` model at the points, tracing it for the chain rule."""
 
-    key = None
+    key: Hashable | None = None
     fixed: tuple[Any, ...] = ()
 
     def __init__(self, model: ClosedForm, layout: ArgumentLayout) -> None:
@@ -244,5 +244,5 @@ class NumpyBackend:
     ) -> LayerBinding:
         if not is_layer_pair(layer) or to_layer_input:
             raise ValueError("the numpy backend attributes to a layer given as (embed_fn, head_fn)")
-        embed, head = layer  # type: ignore[misc]
+        embed, head = layer_pair(layer)
         return split_binding(self, embed, head, layout, inputs, baseline_inputs)

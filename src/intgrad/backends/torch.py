@@ -14,6 +14,7 @@ signature (Dynamo keeps its compiled code between calls).
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -26,7 +27,7 @@ from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
-from intgrad._core.layers import is_layer_pair, split_binding
+from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 
 __all__ = [
     "ACCELERATOR_CHUNK_ELEMENTS",
@@ -142,7 +143,7 @@ class TorchOps:
 class _Program:
     """Calls the guarded model at the path points (the model's inputs are the path)."""
 
-    key = None
+    key: Hashable | None = None
     fixed: tuple[Any, ...] = ()
 
     def __init__(self, model_fn: Callable[..., Any], layout: ArgumentLayout, autocast: Any) -> None:
@@ -173,7 +174,7 @@ class _LayerProgram:
     (each registering its own hooks) do not see each other's points.
     """
 
-    key = None
+    key: Hashable | None = None
     fixed: tuple[Any, ...] = ()
 
     def __init__(self, base: _Program, hooks: _LayerHooks, num_inputs: int) -> None:
@@ -363,12 +364,14 @@ class TorchBackend:
         if is_layer_pair(layer):
             if to_layer_input:
                 raise ValueError("attribute_to_layer_input needs a module, not (embed_fn, head_fn)")
-            embed, head = layer  # type: ignore[misc]
+            embed, head = layer_pair(layer)
             return split_binding(self, embed, head, layout, inputs, baseline_inputs)
         hooks = _LayerHooks(_layer_modules(layer), to_layer_input)
         base = self.program(model_fn, layout)
-        ends = hooks.capture(lambda: base.call((*inputs, *extras)))
-        starts = [hooks.capture(lambda b=b: base.call((*b, *extras))) for b in baseline_inputs]
+        ends = hooks.capture(functools.partial(base.call, (*inputs, *extras)))
+        starts = [
+            hooks.capture(functools.partial(base.call, (*b, *extras))) for b in baseline_inputs
+        ]
         return LayerBinding(_LayerProgram(base, hooks, len(inputs)), ends, starts, inputs)
 
     def _channels_last(self, model: Any, inputs: tuple[Any, ...]) -> Any:
