@@ -24,12 +24,20 @@ class _MakesPrograms(Protocol):
 __all__ = ["is_layer_pair", "layer_pair", "split_binding"]
 
 
+def _is_pair_part(part: object) -> bool:
+    """A callable, or a pair ``(apply_fn, params)`` (how the JAX backend takes models)."""
+    if isinstance(part, tuple):
+        return len(part) == 2 and callable(part[0])
+    return callable(part)
+
+
 def is_layer_pair(layer: object) -> bool:
-    """Whether ``layer`` is a pair ``(embed_fn, head_fn)`` of callables."""
+    """Whether ``layer`` is a pair ``(embed_fn, head_fn)`` of callables (or, for JAX, of
+    ``(apply_fn, params)`` pairs)."""
     return (
         isinstance(layer, tuple)
         and len(layer) == 2
-        and all(callable(part) for part in layer)
+        and all(_is_pair_part(part) for part in layer)
         and not any(hasattr(part, "register_forward_hook") for part in layer)
     )
 
