@@ -11,6 +11,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -100,4 +101,14 @@ def quadrature_rule(method: str, steps: int) -> QuadratureRule:
     steps = validate_steps(steps)
     if method not in _RULES:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    return _RULES[method](steps)
+    return _cached_rule(method, steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_rule(method: str, steps: int) -> QuadratureRule:
+    # Gauss–Legendre nodes cost about 0.5 ms to compute; a session asks for the same rule on
+    # every call. The arrays are shared, so they are read-only.
+    rule = _RULES[method](steps)
+    for array in rule:
+        array.setflags(write=False)
+    return rule

@@ -35,6 +35,7 @@ __all__ = [
     "CPU_CHUNK_ELEMENTS",
     "TorchBackend",
     "TorchOps",
+    "counting_layer_tensors",
 ]
 
 CPU_CHUNK_ELEMENTS = DEFAULT_CHUNK_ELEMENTS
@@ -191,6 +192,11 @@ class _LayerProgram:
 class _LayerHooks:
     """Forward hooks on the layer modules that capture their activations or replace them.
 
+    A module's activations are the tensors of its output — a tensor, or the tensors in a tuple
+    or list — or, with ``to_input``, the tensors among its positional arguments; entries that
+    are not tensors pass unchanged (Captum's layer semantics). Each activation tensor is one
+    path tensor, module after module; :attr:`counts` says how many each module has.
+
     Hooks are registered for one forward pass at a time and act only in the thread that
     registered them, so concurrent calls on one model never see each other's points, and the
     model carries no hook of ours between chunks.
@@ -198,24 +204,31 @@ class _LayerHooks:
 
     def __init__(self, modules: tuple[Any, ...], to_input: bool) -> None:
         self.modules, self.to_input = modules, to_input
+        self.counts: tuple[int, ...] | None = None
+        """Activation tensors per module, known after the first :meth:`capture`."""
 
     @contextmanager
-    def _registered(self, act: Callable[[int, Any], Any]) -> Iterator[None]:
+    def _registered(
+        self, act: Callable[[int, tuple[Any, ...]], tuple[Any, ...] | None]
+    ) -> Iterator[None]:
+        """Within: ``act(position, tensors)`` sees each module's activation tensors and may
+        return replacements for them (``None`` keeps them)."""
         owner = threading.get_ident()
 
         def make(position: int) -> Callable[..., Any]:
+            def swap(value: Any) -> Any:
+                replaced = act(position, self._tensors(position, value))
+                return None if replaced is None else _with_tensors(value, replaced)
+
             if self.to_input:
 
                 def pre_hook(module: Any, args: tuple[Any, ...]) -> Any:
-                    if threading.get_ident() != owner or not args:
-                        return None
-                    replaced = act(position, args[0])
-                    return None if replaced is None else (replaced, *args[1:])
+                    return swap(args) if threading.get_ident() == owner else None
 
                 return pre_hook
 
             def hook(module: Any, args: Any, output: Any) -> Any:
-                return act(position, output) if threading.get_ident() == owner else None
+                return swap(output) if threading.get_ident() == owner else None
 
             return hook
 
@@ -231,42 +244,102 @@ class _LayerHooks:
             for handle in handles:
                 handle.remove()
 
-    def _tensor(self, position: int, value: Any) -> Any:
-        if not isinstance(value, _torch().Tensor):
+    def _tensors(self, position: int, value: Any) -> tuple[Any, ...]:
+        tensors = _activation_tensors(value)
+        if not tensors:
             raise TypeError(
                 f"layer {position} ({type(self.modules[position]).__name__}) "
-                f"{'takes' if self.to_input else 'returns'} a {type(value).__name__}, not a "
-                "tensor; pick a layer whose activations are one tensor"
+                f"{'takes' if self.to_input else 'returns'} no tensor (got a "
+                f"{type(value).__name__}); pick a layer whose "
+                f"{'positional arguments' if self.to_input else 'output'} hold tensors"
             )
-        return value
+        return tensors
 
     def capture(self, run: Callable[[], Any]) -> tuple[Any, ...]:
-        """The layers' activations (detached) during ``run()``."""
-        captured: list[Any] = [None] * len(self.modules)
+        """The layers' activation tensors (detached copies) during ``run()``, flattened."""
+        captured: list[tuple[Any, ...] | None] = [None] * len(self.modules)
 
-        def act(position: int, value: Any) -> None:
-            captured[position] = self._tensor(position, value).detach()
+        def act(position: int, tensors: tuple[Any, ...]) -> None:
+            # Copies: an in-place module after the layer must not change what was captured.
+            captured[position] = tuple(t.detach().clone() for t in tensors)
 
         with self._registered(act), _torch().no_grad():
             run()
         missing = [i for i, c in enumerate(captured) if c is None]
         if missing:
             raise ValueError(f"layer {missing[0]} was not called by the model's forward pass")
-        return tuple(captured)
+        groups = [c for c in captured if c is not None]
+        counts = tuple(len(group) for group in groups)
+        if self.counts is not None and counts != self.counts:
+            raise ValueError(
+                f"the layers gave {counts} activation tensors at the baseline but "
+                f"{self.counts} at the inputs"
+            )
+        self.counts = counts
+        return tuple(t for group in groups for t in group)
 
     def replacing(self, points: tuple[Any, ...]) -> AbstractContextManager[None]:
         """Within: every forward pass sees ``points`` as the layers' activations."""
+        assert self.counts is not None, "capture the activations first"
+        offsets = np.cumsum((0, *self.counts)).tolist()
 
-        def act(position: int, value: Any) -> Any:
-            value, point = self._tensor(position, value), points[position]
-            if tuple(point.shape) != tuple(value.shape):
+        def act(position: int, tensors: tuple[Any, ...]) -> tuple[Any, ...]:
+            mine = points[offsets[position] : offsets[position + 1]]
+            if len(tensors) != len(mine):
                 raise ValueError(
-                    f"layer {position} gave activations of shape {tuple(value.shape)} "
-                    f"where the path has {tuple(point.shape)}"
+                    f"layer {position} gave {len(tensors)} activation tensors where the path "
+                    f"has {len(mine)}"
                 )
-            return point
+            for value, point in zip(tensors, mine, strict=True):
+                if tuple(point.shape) != tuple(value.shape):
+                    raise ValueError(
+                        f"layer {position} gave activations of shape {tuple(value.shape)} "
+                        f"where the path has {tuple(point.shape)}"
+                    )
+            # A copy on the tape, so that in-place modules after the layer (ReLU(inplace=True))
+            # do not write into the path points, which autograd needs as they are.
+            return tuple(point.clone() for point in mine)
 
         return self._registered(act)
+
+
+def _activation_tensors(value: Any) -> tuple[Any, ...]:
+    """The tensors a layer hook sees: ``value`` itself, or the tensors in a tuple or list."""
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return (value,)
+    if isinstance(value, (tuple, list)):
+        return tuple(v for v in value if isinstance(v, torch.Tensor))
+    return ()
+
+
+def _with_tensors(value: Any, tensors: tuple[Any, ...]) -> Any:
+    """``value`` with its activation tensors replaced by ``tensors``, in order."""
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return tensors[0]
+    replacements = iter(tensors)
+    items = [next(replacements) if isinstance(v, torch.Tensor) else v for v in value]
+    if isinstance(value, list):
+        return items
+    return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+
+
+@contextmanager
+def counting_layer_tensors(layer: object, to_input: bool) -> Iterator[list[int | None]]:
+    """Within: entry ``i`` of the list yielded is the number of activation tensors module
+    ``i`` of ``layer`` had when it last ran in this thread (how layer attributions group).
+
+    Observes only: registered around a layer attribution call, it costs no extra pass.
+    """
+    hooks = _LayerHooks(_layer_modules(layer), to_input)
+    counts: list[int | None] = [None] * len(hooks.modules)
+
+    def act(position: int, tensors: tuple[Any, ...]) -> None:
+        counts[position] = len(tensors)
+
+    with hooks._registered(act):
+        yield counts
 
 
 class TorchBackend:
@@ -409,7 +482,8 @@ def _layer_modules(layer: object) -> tuple[Any, ...]:
     modules = tuple(layer) if isinstance(layer, (tuple, list)) else (layer,)
     if not modules or not all(isinstance(m, torch.nn.Module) for m in modules):
         raise TypeError(
-            "layer must be a torch.nn.Module, a tuple of modules or a pair (embed_fn, head_fn);"
+            "layer must be a torch.nn.Module, a tuple or list of modules or a pair"
+            " (embed_fn, head_fn);"
             f" got {type(layer).__name__}"
         )
     return modules
