@@ -14,9 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from intgrad import UniformBaseline, integrated_gradients  # noqa: E402
+from intgrad import Explainer, UniformBaseline, integrated_gradients  # noqa: E402
 from intgrad.backends import select_backend  # noqa: E402
-from intgrad.backends.tensorflow import TensorFlowBackend  # noqa: E402
+from intgrad.backends.tensorflow import TensorFlowBackend, TensorFlowOps  # noqa: E402
+from tests.frameworks import make_framework  # noqa: E402
 
 
 def _dense_model(rng: np.random.Generator, features: int = 4, classes: int = 3) -> Any:
@@ -135,14 +136,61 @@ def test_model_state_is_untouched(dense: Any, batch: Any) -> None:
 # -- one trace per call ------------------------------------------------------------------------
 
 
-def test_chunks_and_baselines_share_one_trace(dense: Any, batch: Any) -> None:
+def test_one_trace_per_chunk_size(dense: Any, batch: Any) -> None:
     counting = _Counting(dense)
-    # 3 examples × 10 steps = 30 rows in chunks of 4: 7 full chunks and a padded one of 2.
+    # 3 examples × 10 steps × 3 baselines = 90 rows in chunks of 4: 22 full chunks and a last
+    # one of 2 (padded to a power of two, a second size); the 12 end-point rows: 3 chunks of 4.
     result = integrated_gradients(
         counting, batch, target=0, steps=10, batch_size=4, baselines=[0.0, 0.5, "uniform"], seed=1
     )
-    assert counting.calls == 2  # one trace of the chunk step, one of the forward pass
+    assert counting.calls == 3  # the chunk step at 4 and 2 rows, the forward pass at 4
     assert result.steps == 30
+
+
+class _CountingLayer(keras.layers.Layer):  # type: ignore[name-defined]
+    """The identity, counting how often Keras runs its Python body (symbolic calls, traces)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def call(self, x: Any) -> Any:
+        self.calls += 1
+        return x
+
+
+def _counted_models(rng: np.random.Generator) -> dict[str, tuple[Any, Any, Any, Any]]:
+    """name → (model, layer, inputs, counting layer): a one-input and a two-input Keras model."""
+    one = _CountingLayer()
+    x = keras.Input((4,))
+    hidden = keras.layers.Dense(5, activation="tanh", name="hidden")(x)
+    # After the layer: the head of the split model is what is traced.
+    single = keras.Model(x, keras.layers.Dense(3)(one(hidden)))
+    two = _CountingLayer()
+    a, b = keras.Input((3,)), keras.Input((2,))
+    joined = keras.layers.Dense(4, activation="tanh", name="joined")(
+        keras.layers.Concatenate()([two(a), b])
+    )
+    double = keras.Model([a, b], keras.layers.Dense(3)(joined))
+    data = rng.normal(size=(3, 5)).astype(np.float32)
+    return {
+        "one input": (single, None, tf.constant(data[:, :4]), one),
+        "two inputs": (double, None, (tf.constant(data[:, :3]), tf.constant(data[:, 3:])), two),
+        "layer": (single, "hidden", tf.constant(data[:, :4]), one),
+    }
+
+
+@pytest.mark.parametrize("case", ["one input", "two inputs", "layer"])
+def test_a_reused_explainer_does_not_retrace(rng: np.random.Generator, case: str) -> None:
+    model, layer, inputs, counting = _counted_models(rng)[case]
+    explainer = Explainer(model, layer=layer)
+    first = explainer.attribute(inputs, target=[0, 1, 2], steps=8, baselines=0.0)
+    traced = counting.calls
+    second = explainer.attribute(inputs, target=[2, 2, 0], steps=8, baselines=0.5)
+    assert counting.calls == traced  # other targets and baselines, the same graphs
+    assert np.abs(first.delta).max() < 1e-4 and np.abs(second.delta).max() < 1e-4
+    explainer.attribute(inputs, target=1, steps=16, baselines=0.5)
+    assert counting.calls > traced  # more rows per chunk: a new trace
 
 
 def test_padded_last_chunk_adds_nothing(dense: Any, batch: Any) -> None:
@@ -231,6 +279,164 @@ def test_not_callable() -> None:
         integrated_gradients(42, tf.zeros((1, 2)), steps=2)
 
 
+# -- the primitives ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ops() -> TensorFlowOps:
+    return TensorFlowOps(tf.constant(0.0).device)
+
+
+def test_take_columns_clamps_into_range(ops: TensorFlowOps) -> None:
+    outputs = tf.reshape(tf.range(12.0), (2, 3, 2))  # (rows, width, rest)
+    picked = ops.take_columns(outputs, tf.constant([5, 1], tf.int32))
+    np.testing.assert_array_equal(picked.numpy(), [[4.0, 5.0], [8.0, 9.0]])  # 5 → column 2
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        ("float16", "float32"),
+        ("bfloat16", "float32"),
+        ("float32", "float32"),
+        ("float64", "float64"),
+    ],
+)
+def test_accumulators_are_at_least_float32(ops: TensorFlowOps, dtype: str, expected: str) -> None:
+    zeros = ops.zeros(tf.ones((2, 3), dtype))
+    assert zeros.dtype.name == expected and zeros.shape == (2, 3)
+    assert ops.row_sums(tf.ones((2, 3), dtype)).dtype == tf.float64
+
+
+def test_scatter_add_adds_repeated_rows(ops: TensorFlowOps) -> None:
+    added = ops.scatter_add(tf.zeros((2, 2)), tf.constant([0, 0, 1]), tf.ones((3, 2)))
+    np.testing.assert_array_equal(added.numpy(), [[2.0, 2.0], [1.0, 1.0]])
+
+
+def test_unused_points_get_zero_gradients(ops: TensorFlowOps) -> None:
+    used, unused = tf.ones((2, 3)), tf.ones((2, 4))
+    values, grads = ops.value_and_grad(lambda p: tf.reduce_sum(p[0] ** 2, axis=1), (used, unused))
+    np.testing.assert_array_equal(values.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(grads[0].numpy(), 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(grads[1].numpy(), np.zeros((2, 4)))
+
+
+# -- layers ------------------------------------------------------------------------------------
+
+
+def _mlp_layers(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Weights of a tanh MLP 5 → 8 → 6 → 3, for ``tests/frameworks``'s ``mlp`` (float64)."""
+    sizes = [(5, 8), (8, 6), (6, 3)]
+    return [(rng.normal(0, 1 / np.sqrt(a), (a, b)), rng.normal(0, 0.1, b)) for a, b in sizes]
+
+
+def test_dense_layer_attributions_are_complete_and_agree_with_torch(
+    rng: np.random.Generator,
+) -> None:
+    torch = pytest.importorskip("torch")
+    layers = _mlp_layers(rng)
+    keras_mlp = make_framework("tensorflow").mlp(layers)
+    torch_mlp = make_framework("torch").mlp(layers)
+    x = rng.normal(size=(3, 5))
+    options: dict[str, Any] = {"target": [0, 2, 1], "steps": 64}
+    # Keras's first Dense includes its tanh: torch's tanh module (index 1) is the same tensor,
+    # and so is the second Dense's input.
+    ours = integrated_gradients(keras_mlp, tf.constant(x), layer=keras_mlp.layers[0], **options)
+    theirs = integrated_gradients(torch_mlp, torch.as_tensor(x), layer=torch_mlp[1], **options)
+    into = integrated_gradients(
+        keras_mlp,
+        tf.constant(x),
+        layer=keras_mlp.layers[1],
+        attribute_to_layer_input=True,
+        **options,
+    )
+    assert ours.attributions.shape == (3, 8)
+    # 64 Gauss–Legendre nodes on a smooth float64 path: round-off only.
+    assert np.abs(ours.delta).max() < 1e-10
+    np.testing.assert_allclose(ours.attributions.numpy(), theirs.attributions.numpy(), 1e-9, 1e-12)
+    np.testing.assert_allclose(into.attributions.numpy(), ours.attributions.numpy(), 1e-12, 1e-14)
+
+
+def test_layer_by_name_and_as_a_pair_agree(rng: np.random.Generator) -> None:
+    keras_mlp = make_framework("tensorflow").mlp(_mlp_layers(rng))
+    x = tf.constant(rng.normal(size=(2, 5)))
+    first, second, last = keras_mlp.layers
+    by_layer = integrated_gradients(keras_mlp, x, layer=second, target=1, steps=16)
+    by_name = integrated_gradients(keras_mlp, x, layer=second.name, target=1, steps=16)
+    pair = (lambda v: second(first(v)), lambda a: last(a))
+    by_pair = integrated_gradients(keras_mlp, x, layer=pair, target=1, steps=16)
+    np.testing.assert_array_equal(by_name.attributions.numpy(), by_layer.attributions.numpy())
+    np.testing.assert_allclose(by_pair.attributions.numpy(), by_layer.attributions.numpy(), 1e-12)
+
+
+def _embedding_model(rng: np.random.Generator) -> Any:
+    ids = keras.Input((6,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, name="embedding")(ids)
+    pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+    hidden = keras.layers.Dense(8, activation="tanh")(pooled)
+    model = keras.Model(ids, keras.layers.Dense(3)(hidden))
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.weights])
+    return model
+
+
+def test_embedding_layer_attributions_are_complete(rng: np.random.Generator) -> None:
+    model = _embedding_model(rng)
+    tokens = tf.constant(rng.integers(1, 10, size=(2, 6)).astype(np.int32))
+    result = integrated_gradients(model, tokens, layer="embedding", target=[0, 2], steps=64)
+    assert result.attributions.shape == (2, 6, 4)
+    gap = np.abs(result.f_input - result.f_baseline)  # the baseline: token 0 everywhere
+    assert (gap > 1e-2).all()
+    # Float32 round-off: the quadrature error of 64 nodes on this smooth path is far smaller.
+    assert np.abs(result.delta).max() < 1e-5 * max(1.0, gap.max())
+
+
+def test_a_model_that_cannot_be_split_says_to_pass_a_pair(rng: np.random.Generator) -> None:
+    a, b = keras.Input((3,)), keras.Input((2,))
+    first = keras.layers.Dense(4, name="first")
+    mixed = keras.layers.Concatenate()([first(a), b])  # the head needs the input b too
+    model = keras.Model([a, b], keras.layers.Dense(2)(mixed))
+    inputs = (tf.ones((1, 3)), tf.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"cannot split the model at layer 'first'.*\(embed_fn"):
+        integrated_gradients(model, inputs, layer=first, target=0, steps=2)
+
+
+class _Subclassed(keras.Model):  # type: ignore[name-defined]
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.dense(x)
+
+
+@pytest.mark.parametrize(
+    ("model", "layer", "error", "message"),
+    [
+        ("dense", "no_such_layer", ValueError, "no layer named 'no_such_layer'"),
+        ("dense", "other", ValueError, "not one of the model's own layers"),
+        ("dense", 42, TypeError, "layer must be a Keras layer of the model"),
+        ("subclassed", "dense", ValueError, "needs a functional or Sequential Keras model"),
+    ],
+)
+def test_layer_errors(
+    rng: np.random.Generator, dense: Any, model: str, layer: object, error: type, message: str
+) -> None:
+    chosen = dense if model == "dense" else _Subclassed()
+    if layer == "other":
+        layer = _dense_model(rng).layers[0]
+    with pytest.raises(error, match=message):
+        integrated_gradients(chosen, tf.ones((1, 4)), layer=layer, target=0, steps=2)
+
+
+def test_a_pair_has_no_layer_input(dense: Any, batch: Any) -> None:
+    pair = (lambda x: dense.layers[0](x), lambda a: dense.layers[1](a))
+    with pytest.raises(ValueError, match="attribute_to_layer_input needs a Keras layer"):
+        integrated_gradients(
+            dense, batch, layer=pair, attribute_to_layer_input=True, target=0, steps=2
+        )
+
+
 # -- SavedModel and TF-Hub ---------------------------------------------------------------------
 
 
@@ -253,6 +459,27 @@ def test_saved_model_round_trip(tmp_path: Any, rng: np.random.Generator, batch: 
     np.testing.assert_allclose(
         loaded.attributions.numpy(), expected.attributions.numpy(), rtol=1e-5, atol=1e-7
     )
+
+
+def test_a_session_loads_a_saved_model_once(
+    tmp_path: Any, rng: np.random.Generator, batch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import intgrad.backends.tensorflow as backend
+
+    tf.saved_model.save(_Module(rng.normal(size=(4, 3)).astype(np.float32)), str(tmp_path))
+    loads: list[str] = []
+
+    def counting_load(handle: str) -> Any:
+        loads.append(handle)
+        return load_model(handle)
+
+    load_model = backend.load_model
+    monkeypatch.setattr(backend, "load_model", counting_load)
+    explainer = Explainer(str(tmp_path), backend="tensorflow")
+    first = explainer.attribute(batch, target=1, steps=8)
+    second = explainer.attribute(batch, target=1, steps=8)
+    assert loads == [str(tmp_path)]
+    np.testing.assert_array_equal(first.attributions.numpy(), second.attributions.numpy())
 
 
 def test_saved_model_with_a_signature_only(

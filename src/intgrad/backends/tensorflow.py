@@ -1,12 +1,13 @@
-"""TensorFlow backend: the core's few tensor operations on ``tf.Tensor``, compiled per call.
+"""TensorFlow backend: the core's few tensor operations on ``tf.Tensor``, in ``tf.function``s.
 
-Each chunk's work — interpolate, run the model, select the output, differentiate with a
-``tf.GradientTape``, scatter-add the weighted gradients into the accumulators — is one
-``tf.function`` traced once per call: chunks are padded to a fixed number of rows (padding rows
-are masked out), so the last, shorter chunk does not trigger a retrace, and the inputs and
-baselines are arguments rather than captured constants, so every baseline of a call reuses the
-same graph. Models are Keras models, ``tf.Module``s, callables on tensors, SavedModel
-directories and (with ``tensorflow_hub``) TF-Hub handles.
+The chunk step (written once, in :mod:`intgrad._core.loop`) is traced by ``tf.function`` once per
+session and call shape: every per-call array — end and start points, targets, extra arguments,
+the rows — is an argument of the traced step, never a captured constant, so a second call of the
+same shapes with other targets or baselines reuses the graph, and chunks are padded to a few
+fixed sizes so the last, shorter chunk does not retrace per call. Models are Keras models,
+``tf.Module``s, callables on tensors, SavedModel directories and (with ``tensorflow_hub``) TF-Hub
+handles. A Keras layer of a functional or Sequential model is attributed to by splitting the
+model at the layer into two Keras models.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from intgrad._core.backend import Acceleration, ChunkRecord, Rows
+from intgrad._core.arguments import ArgumentLayout
+from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
-from intgrad.backends._common import refuse_acceleration, select_outputs
+from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
+from intgrad._core.primitives import StepT
+from intgrad.backends._common import refuse_acceleration
 
-__all__ = ["TensorFlowBackend", "load_model"]
+__all__ = ["TensorFlowBackend", "TensorFlowOps", "load_model"]
 
 _HUB_HINT = "loading a TF-Hub handle needs tensorflow_hub: pip install tensorflow-hub"
 
@@ -105,13 +110,151 @@ def _keras_layer_type() -> Any:
     return keras.Layer
 
 
+class TensorFlowOps:
+    """:class:`~intgrad._core.primitives.ArrayOps` on ``tf.Tensor``, placed on one device."""
+
+    name = "tensorflow"
+    pads_chunks = True
+
+    def __init__(self, device: str) -> None:
+        self._tf = _tf()
+        self.device = device
+
+    def from_host(self, values: np.ndarray, like: Any = None) -> Any:
+        values = np.asarray(values)
+        if like is not None and values.dtype.kind == "f":
+            values = values.astype(like.dtype.as_numpy_dtype)
+        with self._tf.device(self.device):
+            return self._tf.constant(values)
+
+    def to_host(self, values: Any) -> np.ndarray:
+        array = np.asarray(values.numpy())
+        return array.astype(np.float64) if values.dtype.is_floating else array
+
+    def take(self, values: Any, index: Any) -> Any:
+        return self._tf.gather(values, index)
+
+    def concat(self, values: tuple[Any, ...]) -> Any:
+        return self._tf.concat(list(values), axis=0)
+
+    def per_row(self, column: Any, like: Any) -> Any:
+        tf = self._tf
+        return tf.reshape(tf.cast(column, like.dtype), [-1] + [1] * (like.shape.rank - 1))
+
+    def zeros(self, like: Any) -> Any:
+        tf = self._tf
+        dtype = tf.float64 if like.dtype == tf.float64 else tf.float32
+        with tf.device(self.device):
+            return tf.zeros(like.shape, dtype)
+
+    def cast(self, values: Any, like: Any) -> Any:
+        return self._tf.cast(values, like.dtype)
+
+    def scatter_add(self, accumulator: Any, index: Any, rows: Any) -> Any:
+        tf = self._tf
+        return tf.tensor_scatter_nd_add(accumulator, tf.expand_dims(index, 1), rows)
+
+    def row_sums(self, values: Any) -> Any:
+        tf = self._tf
+        rows = values.shape[0] if values.shape[0] is not None else tf.shape(values)[0]
+        return tf.reduce_sum(tf.reshape(tf.cast(values, tf.float64), [rows, -1]), axis=1)
+
+    def value_and_grad(
+        self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]
+    ) -> tuple[Any, tuple[Any, ...]]:
+        tf = self._tf
+        # Gradients with respect to the points only: reads of the model's variables are not
+        # recorded.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(points)
+            values = f(points)
+        grads = tape.gradient(values, points, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        # A SavedModel's function with a free batch axis returns gradients of unknown rows.
+        return values, tuple(
+            g if g.shape.is_fully_defined() else tf.ensure_shape(g, p.shape)
+            for g, p in zip(grads, points, strict=True)
+        )
+
+    def value(self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]) -> Any:
+        return f(points)
+
+    def compile(self, step: StepT) -> StepT:
+        return cast(StepT, _Compiled(self._tf, step))
+
+    def softmax(self, outputs: Any) -> Any:
+        return self._tf.nn.softmax(outputs, axis=-1)
+
+    def shape(self, values: Any) -> tuple[int, ...]:
+        if values.shape.rank is None or None in values.shape.as_list():
+            raise ValueError(f"the model's outputs have an unknown shape {values.shape}")
+        return tuple(values.shape.as_list())
+
+    def reshape(self, values: Any, shape: tuple[int, ...]) -> Any:
+        return self._tf.reshape(values, shape)
+
+    def take_columns(self, outputs: Any, columns: Any) -> Any:
+        tf = self._tf
+        index = tf.minimum(tf.cast(columns, tf.int32), outputs.shape[1] - 1)
+        return tf.gather(outputs, index, batch_dims=1)
+
+
+class _Compiled:
+    """A step as a ``tf.function``, run on the device of its first array argument.
+
+    ``functools.partial`` gives each step its own identity in TensorFlow's retracing
+    statistics, which are otherwise keyed by code object and would warn when a loop makes many
+    sessions.
+    """
+
+    def __init__(self, tf: Any, step: Callable[..., Any]) -> None:
+        self._tf = tf
+        self.function = tf.function(functools.partial(step))
+
+    def __call__(self, *args: Any) -> Any:
+        tf = self._tf
+        first = next(x for x in tf.nest.flatten(args) if hasattr(x, "device"))
+        with tf.device(first.device):
+            return self.function(*args)
+
+
+class _Program:
+    """Calls the guarded model at the path points (the model's inputs are the path)."""
+
+    fixed: tuple[Any, ...] = ()
+
+    def __init__(self, model_fn: Callable[..., Any], layout: ArgumentLayout) -> None:
+        self._model_fn, self._layout = model_fn, layout
+        # The user's model (not a per-call wrapper) lives as long as the session that keeps
+        # this program, so its id is not reused while the key is cached.
+        self.key: Hashable = ("tensorflow", id(_user_model(model_fn)), layout.key)
+
+    def outputs(
+        self, points: tuple[Any, ...], row_args: tuple[Any, ...], fixed: tuple[Any, ...]
+    ) -> Any:
+        outputs = self._model_fn(*points, *self._layout.join(row_args, fixed))
+        return _with_rows(outputs, points[0].shape[0])
+
+
+def _with_rows(outputs: Any, rows: int) -> Any:
+    """``outputs`` with a static row count where the model left it free (a SavedModel
+    signature with a ``None`` batch axis), so the output shape is known at trace time."""
+    tf = _tf()
+    if isinstance(outputs, tf.Tensor) and outputs.shape.rank and outputs.shape[0] is None:
+        return tf.ensure_shape(outputs, [rows, *outputs.shape[1:]])
+    return outputs
+
+
 class TensorFlowBackend:
     """Integrated Gradients on Keras models, ``tf.Module``s, SavedModels and callables."""
 
     name = "tensorflow"
 
     def __init__(self) -> None:
-        self._programs: dict[tuple[Any, ...], _Program] = {}
+        # Kept for the session (one backend per Explainer): loaded SavedModels and Keras models
+        # split at a layer, so that their compiled steps are found again by the next call.
+        self._loaded: dict[str, Callable[..., Any]] = {}
+        self._splits: dict[Hashable, tuple[Any, ...]] = {}
+        self._lock = threading.Lock()
 
     def is_native(self, value: object) -> bool:
         tf = sys.modules.get("tensorflow")
@@ -134,7 +277,10 @@ class TensorFlowBackend:
     def chunk_elements(self, inputs: tuple[Any, ...]) -> int:
         return DEFAULT_CHUNK_ELEMENTS
 
-    def prepare_inputs(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
+    def ops(self, inputs: tuple[Any, ...]) -> TensorFlowOps:
+        return TensorFlowOps(inputs[0].device)
+
+    def prepare_inputs(self, inputs: Sequence[Any], allow_integer: bool = False) -> tuple[Any, ...]:
         tf = _tf()
         prepared = []
         for position, value in enumerate(inputs):
@@ -143,9 +289,10 @@ class TensorFlowBackend:
                 if self.is_native(value)
                 else tf.convert_to_tensor(np.asarray(value))
             )
-            if not tensor.dtype.is_floating:
+            if not tensor.dtype.is_floating and not (allow_integer and tensor.dtype.is_integer):
                 raise TypeError(
                     f"inputs[{position}] must be a floating-point tensor, got {tensor.dtype.name}"
+                    + ("" if allow_integer else " (integer inputs need layer=)")
                 )
             prepared.append(tensor)
         return tuple(prepared)
@@ -159,7 +306,8 @@ class TensorFlowBackend:
         tf = _tf()
         with tf.device(inputs.device):
             if isinstance(rule, ConstantBaseline):
-                return tf.fill(tf.shape(inputs), tf.constant(rule.value, dtype=inputs.dtype))
+                fill = np.asarray(rule.value).astype(inputs.dtype.as_numpy_dtype)
+                return tf.fill(tf.shape(inputs), tf.constant(fill))
             if isinstance(rule, ExplicitBaseline):
                 value = rule.value if self.is_native(rule.value) else np.asarray(rule.value)
                 return _broadcast(tf.cast(value, inputs.dtype), inputs)
@@ -171,50 +319,60 @@ class TensorFlowBackend:
         # Nothing to set or restore: TensorFlow computes input gradients without touching
         # ``trainable`` flags, and the model is called exactly as the user gave it.
         if isinstance(model, str):
-            yield load_model(model)
+            yield self._load(model)
         elif not callable(model):
             raise TypeError(f"the model must be callable, got {type(model).__name__}")
         else:
             yield _pack_keras_inputs(model)
 
-    def evaluator(
-        self,
-        model_fn: Callable[..., Any],
-        inputs: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
-        additional_forward_args: tuple[Any, ...],
-        chunk_rows: int,
-    ) -> TensorFlowPathEvaluator:
-        program = self._program(model_fn, inputs, targets, output, additional_forward_args)
-        return TensorFlowPathEvaluator(program, inputs, baselines, chunk_rows)
+    def _load(self, handle: str) -> Callable[..., Any]:
+        with self._lock:
+            if handle not in self._loaded:
+                self._loaded[handle] = load_model(handle)
+            return self._loaded[handle]
 
-    def _program(
+    def program(self, model_fn: Callable[..., Any], layout: ArgumentLayout) -> _Program:
+        return _Program(model_fn, layout)
+
+    def layer_program(
         self,
         model_fn: Callable[..., Any],
-        inputs: tuple[Any, ...],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
+        layer: object,
+        to_layer_input: bool,
+        layout: ArgumentLayout,
         extras: tuple[Any, ...],
-    ) -> _Program:
-        # One traced graph per call: every baseline of a call shares model, targets and extras.
-        key = (
-            id(model_fn),
-            None if targets is None else targets.tobytes(),
-            id(output) if callable(output) else output,
-            tuple(id(arg) for arg in extras),
-            tuple((tuple(x.shape), x.dtype.name) for x in inputs),
-        )
-        if key not in self._programs:
-            self._programs[key] = _Program(model_fn, targets, output, extras, self.is_native)
-        return self._programs[key]
+        inputs: tuple[Any, ...],
+        baseline_inputs: Sequence[tuple[Any, ...]],
+    ) -> LayerBinding:
+        if is_layer_pair(layer):
+            if to_layer_input:
+                raise ValueError(
+                    "attribute_to_layer_input needs a Keras layer, not (embed_fn, head_fn)"
+                )
+            embed, head = layer_pair(layer)
+        else:
+            embed, head = self._split(_user_model(model_fn), layer, to_layer_input)
+        return split_binding(self, embed, head, layout, inputs, baseline_inputs)
 
-    def mean(self, attributions: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
-        tf = _tf()
-        return tuple(
-            tf.reduce_mean(tf.stack(group), axis=0) for group in zip(*attributions, strict=True)
-        )
+    def _split(self, model: Any, layer: object, to_input: bool) -> tuple[Any, Any]:
+        """``model`` split at ``layer`` (kept for the session: the head's steps stay compiled)."""
+        key = (id(model), layer if isinstance(layer, str) else id(layer), to_input)
+        with self._lock:
+            kept = self._splits.get(key)
+            if kept is None or kept[0] is not model:
+                kept = (model, layer, *_split_keras_model(model, layer, to_input))
+                self._splits[key] = kept
+        return kept[2], kept[3]
+
+
+class _PackedInputs:
+    """A Keras model with several inputs called with them as positional arguments."""
+
+    def __init__(self, model: Any, count: int) -> None:
+        self.model, self.count = model, count
+
+    def __call__(self, *args: Any) -> Any:
+        return self.model(list(args[: self.count]), *args[self.count :])
 
 
 def _pack_keras_inputs(model: Any) -> Callable[..., Any]:
@@ -222,13 +380,75 @@ def _pack_keras_inputs(model: Any) -> Callable[..., Any]:
     layer = _keras_layer_type()
     declared = getattr(model, "inputs", None) if layer is not None else None
     if not isinstance(declared, list) or len(declared) < 2:
-        return model
-    count = len(declared)
+        return cast(Callable[..., Any], model)
+    return _PackedInputs(model, len(declared))
 
-    def call(*args: Any) -> Any:
-        return model(list(args[:count]), *args[count:])
 
-    return call
+def _user_model(model_fn: Callable[..., Any]) -> Any:
+    """The model a guarded callable calls (the user's object, the same in every call)."""
+    return model_fn.model if isinstance(model_fn, _PackedInputs) else model_fn
+
+
+_SPLIT_HINT = "pass layer=(embed_fn, head_fn) instead"
+
+
+def _declared(model: Any, name: str) -> list[Any] | None:
+    """A Keras model's symbolic ``inputs`` or ``outputs``, or ``None`` (a subclassed model)."""
+    try:
+        declared = getattr(model, name, None)
+    except (AttributeError, ValueError):
+        return None
+    return declared if isinstance(declared, list) and declared else None
+
+
+def _find_layer(model: Any, layer: object) -> Any:
+    """``layer`` (a layer or a layer's name) as one of ``model``'s own layers."""
+    keras_layer = _keras_layer_type()
+    if isinstance(layer, str):
+        try:
+            return model.get_layer(layer)
+        except ValueError:
+            raise ValueError(f"the model has no layer named {layer!r}") from None
+    if keras_layer is None or not isinstance(layer, keras_layer):
+        raise TypeError(
+            "layer must be a Keras layer of the model, its name, or a pair "
+            f"(embed_fn, head_fn); got {type(layer).__name__}"
+        )
+    if not any(own is layer for own in model.layers):
+        raise ValueError(
+            f"layer {layer.name!r} is not one of the model's own layers; {_SPLIT_HINT}"
+        )
+    return layer
+
+
+def _split_keras_model(model: Any, layer: object, to_input: bool) -> tuple[Any, Any]:
+    """``(embed, head)``: Keras models from the inputs to the layer's output (or input), and
+    from there to the model's outputs, so that ``model(x) == head(embed(x))``."""
+    inputs, outputs = _declared(model, "inputs"), _declared(model, "outputs")
+    keras_layer = _keras_layer_type()
+    if keras_layer is None or not isinstance(model, keras_layer) or not inputs or not outputs:
+        raise ValueError(
+            "layer= a Keras layer needs a functional or Sequential Keras model built on "
+            f"keras.Input, got {type(model).__name__}; {_SPLIT_HINT}"
+        )
+    found = _find_layer(model, layer)
+    keras = sys.modules["keras"]
+    side = "input" if to_input else "output"
+    try:
+        point = found.input if to_input else found.output
+        embed = keras.Model(inputs[0] if len(inputs) == 1 else inputs, point)
+        head = keras.Model(point, outputs[0] if len(outputs) == 1 else outputs)
+    except (AttributeError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(
+            f"cannot split the model at layer {found.name!r}: the rest of the model does not "
+            f"run from the layer's {side} alone ({reason}); {_SPLIT_HINT}"
+        ) from None
+    if len(inputs) > 1:
+        embed = _PackedInputs(embed, len(inputs))
+    if isinstance(point, (list, tuple)):
+        head = _PackedInputs(head, len(point))
+    return embed, head
 
 
 def _broadcast(value: Any, inputs: Any) -> Any:
@@ -242,252 +462,3 @@ def _broadcast(value: Any, inputs: Any) -> Any:
             f"baseline of shape {shape} does not broadcast to the input's shape {target}"
         )
     return _tf().broadcast_to(value, target)
-
-
-def _padded(rows: Rows, size: int, num_examples: int) -> tuple[Any, Any, Any]:
-    """Rows as tensors of exactly ``size`` rows; padding rows have the index ``num_examples``."""
-    tf = _tf()
-    padded = rows.padded(size, example_index=num_examples)
-    return (
-        tf.constant(padded.example_index.astype(np.int32)),
-        tf.constant(padded.alphas),
-        tf.constant(padded.weights),
-    )
-
-
-class _Program:
-    """The traced chunk step and forward pass of one call (shared by its evaluators)."""
-
-    def __init__(
-        self,
-        model_fn: Callable[..., Any],
-        targets: np.ndarray | None,
-        output: str | Callable[[Any], Any] | None,
-        extras: tuple[Any, ...],
-        is_native: Callable[[object], bool],
-    ) -> None:
-        tf = _tf()
-        self._tf = tf
-        self._model_fn = model_fn
-        self._targets = targets
-        self._output = output
-        self._extras = extras
-        self._is_native = is_native
-        self.sizes: dict[str, int] = {}
-        # ``partial`` gives each program its own identity in TensorFlow's retracing statistics,
-        # which are otherwise keyed by code object and would warn when a loop makes many calls.
-        self.accumulate = tf.function(functools.partial(self._accumulate))
-        self.forward = tf.function(functools.partial(self._forward))
-
-    def rows_for(self, kind: str, length: int, chunk_rows: int) -> int:
-        """The fixed row count of ``kind``'s graph: the first chunk's length (the largest)."""
-        size = self.sizes.setdefault(kind, length)
-        if length > size:  # only if the core sends a longer chunk later; retraces once
-            size = self.sizes[kind] = max(length, chunk_rows)
-        return size
-
-    def _points(
-        self, baselines: tuple[Any, ...], differences: tuple[Any, ...], gather: Any, alphas: Any
-    ) -> tuple[Any, ...]:
-        tf = self._tf
-        points = []
-        for baseline, difference in zip(baselines, differences, strict=True):
-            shaped = tf.reshape(tf.cast(alphas, baseline.dtype), [-1] + [1] * (baseline.ndim - 1))
-            points.append(tf.gather(baseline, gather) + shaped * tf.gather(difference, gather))
-        return tuple(points)
-
-    def _selected(self, points: tuple[Any, ...], gather: Any, num_examples: int) -> Any:
-        tf = self._tf
-        extras = tuple(
-            tf.gather(arg, gather)
-            if self._is_native(arg) and arg.shape.rank and arg.shape[0] == num_examples
-            else arg
-            for arg in self._extras
-        )
-        outputs = self._model_fn(*points, *extras)
-        rows = int(gather.shape[0])
-        if self._targets is None:
-            return select_outputs(_TfOutputOps(rows, None), outputs, None, self._output)
-        row_targets = tf.gather(tf.constant(self._targets), gather)
-        # select_outputs checks the range on the per-example targets (NumPy, at trace time);
-        # the rows' own targets are symbolic, so the ops object carries them to ``take``.
-        ops = _TfOutputOps(rows, row_targets)
-        return select_outputs(ops, outputs, self._targets, self._output)
-
-    def _accumulate(
-        self,
-        state: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        differences: tuple[Any, ...],
-        index: Any,
-        alphas: Any,
-        weights: Any,
-    ) -> tuple[tuple[Any, ...], Any, Any]:
-        tf = self._tf
-        num_examples = int(baselines[0].shape[0])
-        gather = tf.minimum(index, num_examples - 1)
-        points = self._points(baselines, differences, gather, alphas)
-        with tf.GradientTape() as tape:
-            tape.watch(points)
-            selected = self._selected(points, gather, num_examples)
-        grads = tape.gradient(selected, points, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        new_state = tuple(
-            _add_rows(tf, acc, tf.cast(grad, acc.dtype), weights, index, num_examples)
-            for acc, grad in zip(state, grads, strict=True)
-        )
-        return new_state, tf.cast(selected, tf.float64), _mean_per_row(tf, grads)
-
-    def _forward(
-        self, baselines: tuple[Any, ...], differences: tuple[Any, ...], index: Any, alphas: Any
-    ) -> Any:
-        tf = self._tf
-        num_examples = int(baselines[0].shape[0])
-        gather = tf.minimum(index, num_examples - 1)
-        points = self._points(baselines, differences, gather, alphas)
-        return tf.cast(self._selected(points, gather, num_examples), tf.float64)
-
-
-def _add_rows(tf: Any, acc: Any, grads: Any, weights: Any, index: Any, num_examples: int) -> Any:
-    """``acc[index[r]] += weights[r] · grads[r]`` row after row; padding rows add nothing.
-
-    A scatter-add rather than a per-chunk segment sum: each row is added straight into the
-    accumulator in row order, so the result does not depend on where chunks begin and end.
-    """
-    shape = [-1] + [1] * (grads.ndim - 1)
-    valid = tf.reshape(index < num_examples, shape)
-    updates = tf.where(valid, grads * tf.reshape(tf.cast(weights, acc.dtype), shape), 0)
-    rows = tf.minimum(index, num_examples - 1)[:, None]
-    return tf.tensor_scatter_nd_add(acc, rows, updates)
-
-
-def _mean_per_row(tf: Any, grads: Sequence[Any]) -> Any:
-    rows = tf.shape(grads[0])[0]
-    total = sum(tf.reduce_sum(tf.reshape(tf.cast(g, tf.float64), [rows, -1]), 1) for g in grads)
-    count = sum(int(np.prod(g.shape[1:])) for g in grads)
-    return total / count
-
-
-class TensorFlowPathEvaluator:
-    """Interpolate, differentiate and accumulate for one baseline (see ``PathEvaluator``)."""
-
-    def __init__(
-        self,
-        program: _Program,
-        inputs: tuple[Any, ...],
-        baselines: tuple[Any, ...],
-        chunk_rows: int,
-    ) -> None:
-        tf = _tf()
-        self._tf = tf
-        self._program = program
-        self._inputs = inputs
-        self._baselines = baselines
-        self._differences = tuple(x - b for x, b in zip(inputs, baselines, strict=True))
-        self._chunk_rows = chunk_rows
-        self._num_examples = int(inputs[0].shape[0])
-        self._device = inputs[0].device
-        # Accumulate in at least float32 so half-precision inputs don't lose the sum.
-        self._acc_dtypes = tuple(
-            tf.float64 if x.dtype == tf.float64 else tf.float32 for x in inputs
-        )
-
-    def zeros(self) -> tuple[Any, ...]:
-        tf = self._tf
-        with tf.device(self._device):
-            return tuple(
-                tf.zeros(x.shape, d) for x, d in zip(self._inputs, self._acc_dtypes, strict=True)
-            )
-
-    def accumulate(
-        self, state: tuple[Any, ...], rows: Rows, record: bool
-    ) -> tuple[tuple[Any, ...], ChunkRecord | None]:
-        size = self._program.rows_for("accumulate", len(rows), self._chunk_rows)
-        index, alphas, weights = _padded(rows, size, self._num_examples)
-        with self._tf.device(self._device):
-            state, selected, mean_grads = self._program.accumulate(
-                state, self._baselines, self._differences, index, alphas, weights
-            )
-        if not record:
-            return state, None
-        count = len(rows)
-        return state, ChunkRecord(
-            outputs=selected.numpy()[:count], mean_gradients=mean_grads.numpy()[:count]
-        )
-
-    def forward(self, rows: Rows) -> np.ndarray:
-        size = self._program.rows_for("forward", len(rows), self._chunk_rows)
-        index, alphas, _ = _padded(rows, size, self._num_examples)
-        with self._tf.device(self._device):
-            selected = self._program.forward(self._baselines, self._differences, index, alphas)
-        return np.asarray(selected.numpy()[: len(rows)])
-
-    def _per_example(self, scale: np.ndarray, like: Any) -> Any:
-        tf = self._tf
-        return tf.reshape(tf.constant(scale, like.dtype), [-1] + [1] * (like.shape.rank - 1))
-
-    def combine(
-        self,
-        first: tuple[Any, ...],
-        first_scale: np.ndarray,
-        second: tuple[Any, ...],
-        second_scale: Any,
-    ) -> tuple[Any, ...]:
-        with self._tf.device(self._device):
-            return tuple(
-                a * self._per_example(first_scale, a) + b * self._per_example(second_scale, b)
-                for a, b in zip(first, second, strict=True)
-            )
-
-    def measure(self, state: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
-        tf = self._tf
-        with tf.device(self._device):
-            flat = [
-                tf.reshape(
-                    tf.cast(acc * tf.cast(difference, acc.dtype), tf.float64),
-                    [self._num_examples, -1],
-                )
-                for acc, difference in zip(state, self._differences, strict=True)
-            ]
-            sums = sum(tf.reduce_sum(f, 1) for f in flat)
-            squares = sum(tf.reduce_sum(f * f, 1) for f in flat)
-        return np.asarray(sums.numpy()), np.sqrt(np.asarray(squares.numpy()))
-
-    def finish(self, state: tuple[Any, ...]) -> tuple[tuple[Any, ...], np.ndarray]:
-        tf = self._tf
-        with tf.device(self._device):
-            attributions = tuple(
-                tf.cast(acc * tf.cast(difference, acc.dtype), x.dtype)
-                for acc, difference, x in zip(state, self._differences, self._inputs, strict=True)
-            )
-            per_example = sum(
-                tf.reduce_sum(tf.reshape(tf.cast(a, tf.float64), [self._num_examples, -1]), 1)
-                for a in attributions
-            )
-        return attributions, np.asarray(per_example.numpy())
-
-
-class _TfOutputOps:
-    """The operations ``select_outputs`` needs, inside a traced graph of ``rows`` rows."""
-
-    def __init__(self, rows: int, row_targets: Any) -> None:
-        self._tf = _tf()
-        self._rows = rows
-        self._row_targets = row_targets
-
-    def softmax(self, outputs: Any) -> Any:
-        return self._tf.nn.softmax(outputs, axis=-1)
-
-    def shape(self, outputs: Any) -> tuple[int, ...]:
-        dims = list(outputs.shape)
-        if dims and dims[0] is None:  # e.g. a SavedModel signature with a free batch axis
-            dims[0] = self._rows
-        if any(d is None for d in dims):
-            raise ValueError(f"the model's outputs have an unknown shape {outputs.shape}")
-        return tuple(dims)
-
-    def reshape(self, outputs: Any, shape: tuple[int, ...]) -> Any:
-        return self._tf.reshape(outputs, shape)
-
-    def take(self, outputs: Any, targets: np.ndarray) -> Any:
-        # ``targets`` (per example, NumPy) served the range check; the rows' targets are symbolic.
-        return self._tf.gather(outputs, self._row_targets, batch_dims=1)
