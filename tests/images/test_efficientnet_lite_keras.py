@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
@@ -31,10 +32,12 @@ pytestmark = pytest.mark.slow
 EGYPTIAN_CAT, ESPRESSO = 285, 967  # the top-1 classes of both models
 # Measured: 6.9e-6 on the photos, 6.7e-6 at 61x83; float32 summation order differs.
 LOGIT_ATOL = 1e-4
-# Measured: 4.1e-4 (cat) and 1.7e-4 (coffee) relative L2 between the frameworks' attributions.
-# Float32 gradients of either framework are ~4e-3 from float64 ones (ReLU6 kinks flip with
-# rounding), so attributions agree less closely than logits.
-IG_RTOL = 1e-3
+# Float32 gradients of either framework are a few 1e-3 from float64 ones (ReLU6 kinks flip with
+# rounding), so attributions agree less closely than logits, and how closely the two float32
+# runs agree with each other depends on the CPU's kernels: 4.1e-4 on the machine this test was
+# written on, 2.5e-3 on another. Measured against a float64 run of the torch model on the cat:
+# 3.1e-3 (Keras) and 3.8e-3 (torch float32) relative L2.
+IG_RTOL = 6e-3
 # Parameters (4,652,008) plus batch-norm moving statistics (42,016) of the PyTorch module.
 WEIGHT_COUNT = 4_694_024
 
@@ -123,12 +126,16 @@ def test_integrated_gradients_agree_with_torch(torch_model, keras_model, photos)
     options = dict(target=top1, steps=8, output="probability", method="riemann_trapezoid")
     from_keras = intgrad.integrated_gradients(keras_model, tf.constant(images), **options)
     from_torch = intgrad.integrated_gradients(torch_model, _nchw(images), **options)
+    exact = intgrad.integrated_gradients(
+        copy.deepcopy(torch_model).double(), _nchw(images).double(), **options
+    )
+    reference = exact.attributions.permute(0, 2, 3, 1).numpy()[0]
     keras_attributions = from_keras.attributions.numpy()
     torch_attributions = from_torch.attributions.detach().permute(0, 2, 3, 1).numpy()
     assert keras_attributions.shape == (1, 224, 224, 3)
-    for keras_example, torch_example in zip(keras_attributions, torch_attributions, strict=True):
-        gap = np.linalg.norm(keras_example - torch_example)
-        assert gap <= IG_RTOL * np.linalg.norm(torch_example)
+    for attributions in (keras_attributions[0], torch_attributions[0]):
+        gap = np.linalg.norm(attributions - reference)
+        assert gap <= IG_RTOL * np.linalg.norm(reference)
     np.testing.assert_allclose(from_keras.f_input, from_torch.f_input, atol=1e-5)
     np.testing.assert_allclose(from_keras.delta, from_torch.delta, atol=1e-3)
 
