@@ -5,6 +5,7 @@
 
 from intgrad._api import IntegratedGradients, integrated_gradients
 from intgrad._core.baselines import (
+    BASELINE_NAMES,
     BlurBaseline,
     ConstantBaseline,
     GaussianBaseline,
@@ -12,10 +13,13 @@ from intgrad._core.baselines import (
 )
 from intgrad._core.quadrature import METHODS, QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution, PathRecord
+from intgrad.backends import BACKEND_NAMES
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKEND_NAMES",
+    "BASELINE_NAMES",
     "METHODS",
     "Attribution",
     "BlurBaseline",
