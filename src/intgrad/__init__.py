@@ -6,6 +6,7 @@
 from intgrad._api import integrated_gradients
 from intgrad._captum import IntegratedGradients, LayerIntegratedGradients
 from intgrad._core.baselines import (
+    BASELINE_NAMES,
     BlurBaseline,
     ConstantBaseline,
     GaussianBaseline,
@@ -14,10 +15,13 @@ from intgrad._core.baselines import (
 from intgrad._core.quadrature import METHODS, QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution, PathRecord
 from intgrad._core.session import Explainer
+from intgrad.backends import BACKEND_NAMES
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKEND_NAMES",
+    "BASELINE_NAMES",
     "METHODS",
     "Attribution",
     "BlurBaseline",

@@ -17,7 +17,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from intgrad._core.quadrature import METHODS
+from intgrad import METHODS
+
+# intgrad.images (PyTorch, Pillow) and intgrad.viz (matplotlib) are imported where used, inside
+# main(), so that a missing extra is reported in one line like any other failure.
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -67,6 +70,8 @@ def _fraction(text: str) -> float:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    from intgrad.images import DEFAULT_MODEL, IMAGE_BACKENDS, RESIZE_MODES, available_models
+
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to read")
     parser.add_argument(
         "--sample",
@@ -77,28 +82,29 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--model",
-        default="efficientnet-lite0",
-        help="efficientnet-lite0 (default), torchvision:NAME, timm:NAME, "
-        "or a TorchScript/ONNX file",
+        default=DEFAULT_MODEL,
+        help=f"one of {', '.join(available_models())} (default %(default)s)",
     )
     parser.add_argument("--top-k", type=_positive_int, default=3, help="classes to report")
     parser.add_argument(
         "--resize",
-        choices=("pad", "crop"),
+        choices=RESIZE_MODES,
         default="pad",
-        help="fit photos by padding (default, keeps everything) or cropping",
+        help="fit photos by padding (keeps everything) or cropping (default %(default)s)",
     )
     parser.add_argument(
         "--backend",
-        choices=("torch", "tensorflow"),
+        choices=IMAGE_BACKENDS,
         default="torch",
-        help="framework to run the model in: torch (default) or tensorflow (the embedded "
-        "model converted to Keras)",
+        help="framework to run the model in (default %(default)s); tensorflow runs the "
+        "embedded model converted to Keras",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``intgrad`` command."""
+    from intgrad.images import IMAGE_BASELINES
+
     parser = _Parser(
         prog="intgrad",
         description="Explain image classifiers with "
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--baseline",
         default="black",
-        help="black (default), white, uniform, gaussian, blur, or an image file",
+        help=f"one of {', '.join(IMAGE_BASELINES)} (default %(default)s), or an image file",
     )
     explain.add_argument(
         "--batch-size",
@@ -163,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sources(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """(display name, image array or path) for every image asked for."""
-    from intgrad.images.samples import load_sample, sample_names
+    from intgrad.images import load_sample, sample_names
 
     sources: list[tuple[str, Any]] = []
     for name in args.sample:
@@ -182,7 +188,7 @@ def _error(message: str) -> None:
 
 
 def _run_samples() -> int:
-    from intgrad.images.samples import sample_description, sample_names
+    from intgrad.images import sample_description, sample_names
 
     for name in sample_names():
         print(sample_description(name))
@@ -190,8 +196,7 @@ def _run_samples() -> int:
 
 
 def _load_model(spec: str, backend: str = "torch") -> Any:
-    from intgrad.images.explain import load_image_model
-    from intgrad.images.models import ModelLoadError
+    from intgrad.images import ModelLoadError, load_image_model
 
     try:
         return load_image_model(spec, backend)
@@ -200,7 +205,7 @@ def _load_model(spec: str, backend: str = "torch") -> Any:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from intgrad.images.explain import prepare_image, top_k_predictions
+    from intgrad.images import prepare_image, top_k_predictions
 
     model = _load_model(args.model, args.backend)
     failures, report = 0, {}
@@ -221,7 +226,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
-    from intgrad.images.explain import IMAGE_BASELINES
+    from intgrad.images import IMAGE_BASELINES
 
     if args.steps == "auto" and args.method is not None:
         raise UsageError("--method applies to a fixed --steps; omit it with --steps auto")
@@ -265,62 +270,21 @@ def _unique_stem(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _png_bytes(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    from intgrad.images.decode import to_uint8
-
+def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
+    np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
-def _figure_bytes(display: Any) -> bytes:
-    buffer = io.BytesIO()
-    display.figure_.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+def _files(explanation: Any, args: argparse.Namespace) -> dict[str, bytes]:
+    """Every output file of one explanation, in memory (file name suffix → bytes)."""
+    from intgrad.viz import render_explanation
 
-
-def _render(explanation: Any, args: argparse.Namespace) -> dict[str, bytes]:
-    """Every output file of one explanation, rendered in memory (suffix → bytes)."""
-    from intgrad.viz.figures import AttributionDisplay, InterpolationDisplay, SaturationDisplay
-    from intgrad.viz.heatmaps import attribution_mask, colorize, interpolate_images, overlay
-
-    mask = attribution_mask(explanation.attributions, signed=args.signed)
-    blended = overlay(
-        explanation.image, mask, alpha=args.overlay_alpha, cmap=args.cmap, signed=args.signed
+    pictures = render_explanation(
+        explanation, signed=args.signed, cmap=args.cmap, overlay_alpha=args.overlay_alpha
     )
-    attributions = io.BytesIO()
-    np.save(attributions, explanation.attributions, allow_pickle=False)
-    title = f"{explanation.target_label} ({explanation.target})"
-    figure = AttributionDisplay(
-        explanation.image,
-        explanation.baseline,
-        mask,
-        blended,
-        signed=args.signed,
-        cmap=args.cmap,
-        title=title,
-    ).plot()
-    path = explanation.path
-    saturation = SaturationDisplay(
-        path.alphas[0],
-        path.outputs[0],
-        path.mean_gradients[0],
-        target_label=explanation.target_label,
-    ).plot()
-    alphas = np.linspace(0.0, 1.0, 6)
-    strip = InterpolationDisplay(
-        interpolate_images(explanation.baseline, explanation.image, alphas), alphas
-    ).plot()
-    return {
-        "-attributions.npy": attributions.getvalue(),
-        "-mask.png": _png_bytes(colorize(mask, args.cmap, signed=args.signed)),
-        "-overlay.png": _png_bytes(blended),
-        "-figure.png": _figure_bytes(figure),
-        "-path.png": _figure_bytes(saturation),
-        "-interpolation.png": _figure_bytes(strip),
-    }
+    files = {"attributions.npy": _npy_bytes(explanation.attributions), **pictures}
+    return {f"-{name}": data for name, data in files.items()}
 
 
 def _write_outputs(directory: Path, stem: str, files: dict[str, bytes], summary: dict) -> list:
@@ -336,7 +300,7 @@ def _write_outputs(directory: Path, stem: str, files: dict[str, bytes], summary:
 
 
 def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, stem: str) -> None:
-    from intgrad.images.explain import explain_image
+    from intgrad.images import explain_image
 
     explanation = explain_image(
         source(),
@@ -352,7 +316,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         resize=args.resize,
         progress=_progress_bar(name, args.quiet),
     )
-    files = _render(explanation, args)
+    files = _files(explanation, args)
     summary = {"image": name, **explanation.summary()}
     written = _write_outputs(args.output_dir, stem, files, summary)
     if not args.quiet:
@@ -367,7 +331,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
 
 
 def _run_explain(args: argparse.Namespace) -> int:
-    from intgrad.images.labels import resolve_label
+    from intgrad.images import resolve_label
 
     sources = _sources(args)
     _check_arguments(args)

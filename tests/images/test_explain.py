@@ -9,6 +9,7 @@ a CPU, so the expensive explanations are module-scoped fixtures shared by severa
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,22 +18,27 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
+from intgrad import BACKEND_NAMES, BASELINE_NAMES, Attribution, integrated_gradients
 from intgrad.images.decode import Box
 from intgrad.images.explain import (
     GAUSSIAN_SIGMA,
+    IMAGE_BACKENDS,
     IMAGE_BASELINES,
     ImageExplanation,
     Prediction,
     baseline_images,
     explain_image,
     explain_images,
+    load_image_model,
     prepare_image,
     top_k_predictions,
 )
 from intgrad.images.labels import LabelError
-from intgrad.images.models import LoadedModel, load_model
+from intgrad.images.models import LoadedModel, ModelLoadError, load_model
 from intgrad.images.samples import load_sample
+from intgrad.viz import SaturationDisplay, render_explanation
 
 STEPS = 8
 SIZE = (224, 224)
@@ -291,8 +297,9 @@ def test_unknown_target_raises_label_error(model: LoadedModel, target) -> None:
 # --- baselines --------------------------------------------------------------------------------
 
 
-def test_image_baselines_are_the_documented_names() -> None:
+def test_image_baselines_are_the_cores_names_without_its_alias() -> None:
     assert IMAGE_BASELINES == ("black", "white", "uniform", "gaussian", "blur")
+    assert tuple(name for name in BASELINE_NAMES if name != "zeros") == IMAGE_BASELINES
 
 
 @pytest.mark.parametrize(("name", "value"), [("black", 0.0), ("white", 1.0)])
@@ -383,6 +390,24 @@ def test_explain_refuses_an_unknown_baseline(model: LoadedModel) -> None:
         explain_image(np.zeros((8, 8, 3), np.float32), model=model, steps=1, baseline="purple")
 
 
+# --- backends ---------------------------------------------------------------------------------
+
+
+def test_image_backends_are_the_cores_with_an_image_model() -> None:
+    assert IMAGE_BACKENDS == ("torch", "tensorflow")
+    assert tuple(name for name in BACKEND_NAMES if name != "jax") == IMAGE_BACKENDS
+
+
+def test_a_backend_without_image_models_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^backend must be one of torch, tensorflow; got 'jax'$"):
+        load_image_model(backend="jax")
+
+
+def test_tensorflow_has_only_the_embedded_model() -> None:
+    with pytest.raises(ModelLoadError, match="only 'efficientnet-lite0' is available"):
+        load_image_model("torchvision:googlenet", backend="tensorflow")
+
+
 # --- summary ----------------------------------------------------------------------------------
 
 
@@ -453,3 +478,141 @@ def test_model_is_not_modified() -> None:
     assert all(p.grad is None for p in parameters)
     for key, value in fresh.module.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+# --- steps="auto" on several images: each its own steps, error and path -----------------------
+
+
+class BrightnessClassifier(nn.Module):
+    """Three classes scored by the mean pixel value m: logits (0, z, −z), z = 2m + 12 relu(m − c).
+
+    From a black baseline, a dim image's path (m < c all along) is smooth, so ``steps="auto"``
+    stops at its three-level minimum; a bright image's path crosses the corner of the ReLU,
+    which takes more levels (for 20 of 20 seeds of the bright image, measured).
+    """
+
+    corner = 0.45
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        m = images.mean(dim=(1, 2, 3))
+        z = 2.0 * m + 12.0 * torch.relu(m - self.corner)
+        return torch.stack([torch.zeros_like(m), z, -z], dim=1)
+
+
+@pytest.fixture(scope="module")
+def brightness() -> LoadedModel:
+    return LoadedModel(BrightnessClassifier().eval(), "brightness", (8, 8), ("dark", "bright", "x"))
+
+
+@pytest.fixture(scope="module")
+def dim_and_bright() -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    dim = rng.uniform(0.0, 0.4, size=(8, 8, 3)).astype(np.float32)
+    bright = rng.uniform(0.5, 1.0, size=(8, 8, 3)).astype(np.float32)
+    return [dim, bright]
+
+
+@pytest.fixture(scope="module")
+def adaptive_pair(brightness: LoadedModel, dim_and_bright) -> list[ImageExplanation]:
+    return explain_images(dim_and_bright, model=brightness, steps="auto", target="bright")
+
+
+@pytest.fixture(scope="module")
+def adaptive_batch(brightness: LoadedModel, adaptive_pair) -> Attribution:
+    """The one call ``explain_images`` makes for both images, before it is split per image."""
+    pixels = np.stack([explanation.image for explanation in adaptive_pair])
+    inputs = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
+    return integrated_gradients(
+        brightness.module,
+        inputs,
+        baselines=torch.zeros_like(inputs),
+        target=[1, 1],
+        steps="auto",
+        output="probability",
+        return_path=True,
+    )
+
+
+def test_auto_steps_are_each_images_own(adaptive_pair, adaptive_batch: Attribution) -> None:
+    own = [explanation.result.steps for explanation in adaptive_pair]
+    assert own == adaptive_batch.steps_per_example.tolist()
+    # The dim image stops at the least, three levels (25); the bright one needs more (97).
+    assert own[0] == 25 < own[1]
+    assert adaptive_batch.steps == own[1]
+    assert [explanation.summary()["steps"] for explanation in adaptive_pair] == own
+    for index, explanation in enumerate(adaptive_pair):
+        result = explanation.result
+        assert result.method == "auto"
+        assert result.steps_per_example.tolist() == [own[index]]
+        np.testing.assert_array_equal(
+            result.estimated_error, adaptive_batch.estimated_error[index : index + 1]
+        )
+        # Both stopped because they met the default tolerances: 0.01 and 3 x 0.01 in L2.
+        assert result.relative_delta[0] <= 0.01
+        assert result.estimated_error[0] <= 0.03
+    errors = [explanation.result.estimated_error[0] for explanation in adaptive_pair]
+    assert errors[0] != errors[1]
+
+
+def test_auto_path_of_each_image_drops_the_batch_padding(
+    adaptive_pair, adaptive_batch: Attribution
+) -> None:
+    batch_path = adaptive_batch.path
+    most = adaptive_batch.steps
+    # The batch pads the dim image's row of 25 points with NaN up to the bright image's.
+    assert batch_path.alphas.shape == (2, most)
+    assert np.isnan(batch_path.alphas[0]).sum() == most - 25
+    assert not np.isnan(batch_path.alphas[1]).any()
+    for index, explanation in enumerate(adaptive_pair):
+        points, path = explanation.result.steps, explanation.path
+        assert path.alphas.shape == path.outputs.shape == path.mean_gradients.shape == (1, points)
+        for own, batch in (
+            (path.alphas, batch_path.alphas),
+            (path.outputs, batch_path.outputs),
+            (path.mean_gradients, batch_path.mean_gradients),
+        ):
+            assert np.all(np.isfinite(own))
+            np.testing.assert_array_equal(own[0], batch[index, :points])
+        assert np.all(np.diff(path.alphas[0]) > 0)
+        assert path.alphas[0, 0] >= 0.0 and path.alphas[0, -1] <= 1.0
+        # p(bright) rises with the brightness along the path from black.
+        assert path.outputs[0, -1] > path.outputs[0, 0]
+
+
+def test_auto_path_figure_renders_for_each_image(
+    adaptive_pair, adaptive_batch: Attribution
+) -> None:
+    padded = adaptive_batch.path
+    with pytest.raises(ValueError, match="finite"):
+        SaturationDisplay(padded.alphas[0], padded.outputs[0], padded.mean_gradients[0])
+    for explanation in adaptive_pair:
+        png = render_explanation(explanation)["path.png"]
+        with Image.open(io.BytesIO(png)) as picture:
+            assert picture.format == "PNG"
+            assert picture.size == (1000, 400)
+        path = explanation.path
+        display = SaturationDisplay(path.alphas[0], path.outputs[0], path.mean_gradients[0])
+        (line,) = display.plot().axes_[0].get_lines()
+        np.testing.assert_array_equal(line.get_xdata(), path.alphas[0])
+
+
+def test_auto_steps_alone_equal_steps_together(
+    brightness: LoadedModel, dim_and_bright, adaptive_pair
+) -> None:
+    for image, together in zip(dim_and_bright, adaptive_pair, strict=True):
+        alone = explain_image(image, model=brightness, steps="auto", target="bright")
+        assert alone.result.steps == together.result.steps
+        np.testing.assert_allclose(alone.path.alphas, together.path.alphas, rtol=0, atol=1e-12)
+        scale = np.abs(alone.attributions).max()
+        np.testing.assert_allclose(
+            together.attributions, alone.attributions, rtol=0, atol=BATCH_TOLERANCE * scale
+        )
+
+
+def test_fixed_steps_are_the_same_for_every_image(brightness: LoadedModel, dim_and_bright) -> None:
+    explanations = explain_images(dim_and_bright, model=brightness, steps=5, target="bright")
+    for explanation in explanations:
+        assert explanation.result.steps == 5
+        assert explanation.result.steps_per_example.tolist() == [5]
+        assert explanation.result.estimated_error is None
+        assert explanation.path.alphas.shape == (1, 5)

@@ -13,13 +13,14 @@ import warnings
 from fractions import Fraction
 from math import floor
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "RESIZE_MODES",
     "SUPPORTED_FORMATS",
     "Box",
     "ImageDecodeError",
@@ -35,6 +36,9 @@ __all__ = [
 
 AlphaMode = Literal["white", "black", "drop"]
 ResizeMode = Literal["pad", "crop"]
+
+#: How :func:`preprocess` can fit a photo to a size: "pad" (keeps all of it) or "crop".
+RESIZE_MODES: tuple[str, ...] = get_args(ResizeMode)
 
 #: Largest image, in pixels (width times height), that :func:`load_image` decodes by default.
 DEFAULT_MAX_PIXELS = 100_000_000

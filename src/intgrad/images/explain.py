@@ -6,6 +6,7 @@ arrays, channels-last (height, width, 3) in [0, 1], so the figures need no frame
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -14,15 +15,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from intgrad._api import integrated_gradients
-from intgrad._core.baselines import (
+from intgrad import (
+    BACKEND_NAMES,
     BASELINE_NAMES,
+    Attribution,
     BlurBaseline,
     ConstantBaseline,
     GaussianBaseline,
+    PathRecord,
     UniformBaseline,
+    integrated_gradients,
 )
-from intgrad._core.result import Attribution, PathRecord
 from intgrad.images.decode import Box, load_image, preprocess_box
 from intgrad.images.efficientnet_lite_keras import KerasClassifier, load_keras_efficientnet_lite0
 from intgrad.images.labels import resolve_label
@@ -42,14 +45,33 @@ __all__ = [
     "top_k_predictions",
 ]
 
-IMAGE_BASELINES: tuple[str, ...] = ("black", "white", "uniform", "gaussian", "blur")
-"""Baselines a photo can be explained against by name (or give an image file)."""
-
 PREDICT_BATCH = 8
 """Images per forward pass when classifying."""
 
 GAUSSIAN_SIGMA = 0.1
 """Standard deviation of the "gaussian" image baseline, in [0, 1] pixel units."""
+
+_PhotoRule = ConstantBaseline | UniformBaseline | GaussianBaseline | BlurBaseline
+
+# The core's named baselines set up for photos, channels-last in [0, 1]: (rule, description) for
+# a seed. The core's "zeros" is its alias of "black" and is not offered for photos.
+_PHOTO_BASELINES: dict[str, Callable[[int | None], tuple[_PhotoRule, str]]] = {
+    "black": lambda seed: (ConstantBaseline(0.0, "black"), "black"),
+    "white": lambda seed: (ConstantBaseline(1.0, "white"), "white"),
+    "uniform": lambda seed: (UniformBaseline(0.0, 1.0, seed), f"uniform(seed={seed})"),
+    "gaussian": lambda seed: (
+        GaussianBaseline(GAUSSIAN_SIGMA, seed, clip=(0.0, 1.0)),
+        f"gaussian(sigma={GAUSSIAN_SIGMA:g}, seed={seed})",
+    ),
+    # The spatial axes of (examples, height, width, 3), even for images 4 pixels high or less.
+    "blur": lambda seed: (BlurBaseline(axes=(1, 2)), "blur(sigma=5)"),
+}
+
+IMAGE_BASELINES: tuple[str, ...] = tuple(
+    name for name in BASELINE_NAMES if name in _PHOTO_BASELINES
+)
+"""Baselines a photo can be explained against by name (or give an image file): the core's
+:data:`intgrad.BASELINE_NAMES` without the alias "zeros", in the core's order."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,8 @@ class ImageExplanation:
         model: the model's name.
         target: the explained class index; ``target_label`` its display name.
         top_k: the model's best classes for ``image``, most probable first.
-        result: the full :class:`~intgrad.Attribution` (framework tensors, delta, path).
+        result: this image's :class:`~intgrad.Attribution` (framework tensors, delta, path),
+            with its own ``steps`` and ``estimated_error`` when explained with others.
         seconds: wall-clock time of the attribution, in seconds.
     """
 
@@ -124,7 +147,22 @@ def _first(values: np.ndarray | None) -> float | None:
 ImageModel = LoadedModel | KerasClassifier
 """A PyTorch classifier (channels-first) or the Keras one (channels-last), both on [0, 1] RGB."""
 
-IMAGE_BACKENDS: tuple[str, ...] = ("torch", "tensorflow")
+
+def _load_keras_model(spec: str) -> KerasClassifier:
+    if spec.strip().lower() != DEFAULT_MODEL:
+        raise ModelLoadError(
+            f"with the tensorflow backend only {DEFAULT_MODEL!r} is available, got {spec!r}"
+        )
+    return load_keras_efficientnet_lite0()
+
+
+_MODEL_LOADERS: dict[str, Callable[[str], ImageModel]] = {
+    "torch": load_model,
+    "tensorflow": _load_keras_model,
+}
+
+IMAGE_BACKENDS: tuple[str, ...] = tuple(name for name in BACKEND_NAMES if name in _MODEL_LOADERS)
+"""The core's backends (:data:`intgrad.BACKEND_NAMES`) that have image classifiers here."""
 
 
 def load_image_model(spec: str = DEFAULT_MODEL, backend: str = "torch") -> ImageModel:
@@ -134,17 +172,11 @@ def load_image_model(spec: str = DEFAULT_MODEL, backend: str = "torch") -> Image
         spec: a model spec (see :func:`intgrad.images.models.load_model`); with
             ``backend="tensorflow"`` only the embedded ``efficientnet-lite0`` exists (its
             weights are converted to Keras when loaded).
-        backend: "torch" or "tensorflow".
+        backend: one of :data:`IMAGE_BACKENDS`, "torch" or "tensorflow".
     """
-    if backend == "torch":
-        return load_model(spec)
-    if backend != "tensorflow":
+    if backend not in IMAGE_BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(IMAGE_BACKENDS)}; got {backend!r}")
-    if spec.strip().lower() != DEFAULT_MODEL:
-        raise ModelLoadError(
-            f"with the tensorflow backend only {DEFAULT_MODEL!r} is available, got {spec!r}"
-        )
-    return load_keras_efficientnet_lite0()
+    return _MODEL_LOADERS[backend](spec)
 
 
 def _as_model(model: ImageModel | str) -> ImageModel:
@@ -240,18 +272,8 @@ def baseline_images(
     Returns:
         Shape (examples, height, width, 3), float32, and e.g. ``"uniform(seed=0)"``.
     """
-    rules: dict[str, tuple[Any, str]] = {
-        "black": (ConstantBaseline(0.0, "black"), "black"),
-        "white": (ConstantBaseline(1.0, "white"), "white"),
-        "uniform": (UniformBaseline(0.0, 1.0, seed), f"uniform(seed={seed})"),
-        "gaussian": (
-            GaussianBaseline(GAUSSIAN_SIGMA, seed, clip=(0.0, 1.0)),
-            f"gaussian(sigma={GAUSSIAN_SIGMA:g}, seed={seed})",
-        ),
-        "blur": (BlurBaseline(axes=(1, 2)), "blur(sigma=5)"),
-    }
-    if baseline in rules:
-        rule, name = rules[baseline]
+    if baseline in IMAGE_BASELINES:
+        rule, name = _PHOTO_BASELINES[baseline](seed)
         if isinstance(rule, ConstantBaseline):
             return np.full_like(images, rule.value), name
         return rule.sample(images.astype(np.float64)).astype(np.float32), name
@@ -348,12 +370,17 @@ def explain_images(
 
 
 def _select_example(result: Attribution, index: int) -> Attribution:
-    """The part of a batched result that belongs to one example."""
-    import dataclasses
+    """The part of a batched result that belongs to one example, as if it had been alone.
+
+    With ``steps="auto"`` examples stop at different levels: the batch reports the most steps
+    of any example and pads the path records of the others with NaN. The example's own
+    ``steps``, ``estimated_error`` and unpadded path are taken instead.
+    """
 
     def pick(values: np.ndarray | None) -> np.ndarray | None:
         return None if values is None else values[..., index : index + 1]
 
+    steps = result.steps_per_example
     return dataclasses.replace(
         result,
         attributions=result.attributions[index : index + 1],
@@ -363,14 +390,20 @@ def _select_example(result: Attribution, index: int) -> Attribution:
         baseline_deltas=pick(result.baseline_deltas),
         attribution_sums=result.attribution_sums[index : index + 1],
         target=pick(result.target),
-        paths=tuple(
-            PathRecord(
-                p.alphas[index : index + 1],
-                p.outputs[index : index + 1],
-                p.mean_gradients[index : index + 1],
-            )
-            for p in result.paths
-        ),
+        paths=tuple(_select_path(path, index) for path in result.paths),
+        steps=result.steps if steps is None else int(steps[index]),
+        estimated_error=pick(result.estimated_error),
+        steps_per_example=pick(steps),
+    )
+
+
+def _select_path(path: PathRecord, index: int) -> PathRecord:
+    """Row ``index`` of ``path`` as shape (1, points), without the NaN columns that pad it."""
+    evaluated = np.isfinite(path.alphas[index])
+    return PathRecord(
+        alphas=path.alphas[index, evaluated][None],
+        outputs=path.outputs[index, evaluated][None],
+        mean_gradients=path.mean_gradients[index, evaluated][None],
     )
 
 

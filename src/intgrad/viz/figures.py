@@ -12,6 +12,7 @@ References:
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -42,6 +43,7 @@ __all__ = [
     "AttributionDisplay",
     "InterpolationDisplay",
     "SaturationDisplay",
+    "figure_bytes",
     "new_figure",
     "save_figure",
 ]
@@ -72,6 +74,20 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = 100.0
     with atomic_writer(path) as temp, open(temp, "wb") as file:
         fig.savefig(file, format="png", dpi=dpi)
     return Path(path)
+
+
+def figure_bytes(fig: Figure, *, dpi: float = 100.0) -> bytes:
+    """``fig`` as the bytes of a PNG file of (width x dpi) x (height x dpi) pixels.
+
+    Args:
+        fig: the figure to render.
+        dpi: dots per inch, positive.
+    """
+    if not dpi > 0:
+        raise ValueError(f"dpi must be positive, got {dpi}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def _image_axes(axes: Axes, title: str) -> None:
