@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -40,3 +41,16 @@ def test_three_frameworks_print_the_same_attributions() -> None:
     printed = [_run(block).strip() for block in blocks]
     assert printed == ["[[-0.296   0.4933  0.296 ]]"] * 3
     assert f"`{printed[0]}`" in README
+
+
+def test_layer_example_is_the_example_file_and_prints_what_the_readme_shows() -> None:
+    blocks = _python_blocks_after("## Sessions, layers and text: `Explainer`")
+    example = (ROOT / "examples" / "layers.py").read_text()
+    assert blocks and blocks[0].strip() in example
+    output = _run(example)
+    assert output.strip() in README
+    tokens = re.search(r"per token: (.*)", output).group(1)
+    padded = ast.literal_eval(tokens)[1][2:]  # the second text's two padding tokens
+    assert padded == [0.0, 0.0]
+    deltas = [float(d) for d in re.findall(r"'(\S+)'", output.split("delta:")[1])]
+    assert max(abs(d) for d in deltas) < 1e-6

@@ -26,6 +26,7 @@ __all__ = [
     "ExplicitBaseline",
     "GaussianBaseline",
     "UniformBaseline",
+    "check_broadcastable",
     "gaussian_blur",
     "resolve_baselines",
 ]
@@ -125,6 +126,18 @@ BaselineRule = (
 
 BASELINE_NAMES: tuple[str, ...] = ("black", "zeros", "white", "uniform", "gaussian", "blur")
 """Baselines that may be named by a string."""
+
+
+def check_broadcastable(shape: tuple[int, ...], input_shape: tuple[int, ...]) -> None:
+    """``ValueError`` unless a baseline of ``shape`` broadcasts to exactly ``input_shape``."""
+    try:
+        broadcast = np.broadcast_shapes(shape, input_shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != input_shape:
+        raise ValueError(
+            f"baseline of shape {shape} does not broadcast to the input's shape {input_shape}"
+        )
 
 
 def gaussian_blur(values: np.ndarray, sigma: float, axes: Sequence[int]) -> np.ndarray:

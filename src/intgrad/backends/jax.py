@@ -23,7 +23,12 @@ import numpy as np
 
 from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
-from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
+from intgrad._core.baselines import (
+    BaselineRule,
+    ConstantBaseline,
+    ExplicitBaseline,
+    check_broadcastable,
+)
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import split_binding
 from intgrad.backends._common import refuse_acceleration
@@ -371,13 +376,6 @@ class JaxBackend:
 
 
 def _broadcast(value: Any, inputs: Any) -> Any:
-    shape, target = tuple(value.shape), tuple(inputs.shape)
-    try:
-        broadcast = np.broadcast_shapes(shape, target)
-    except ValueError:
-        broadcast = None
-    if broadcast != target:
-        raise ValueError(
-            f"baseline of shape {shape} does not broadcast to the input's shape {target}"
-        )
+    target = tuple(inputs.shape)
+    check_broadcastable(tuple(value.shape), target)
     return _jnp().broadcast_to(value, target)

@@ -17,7 +17,12 @@ import numpy as np
 
 from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
-from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
+from intgrad._core.baselines import (
+    BaselineRule,
+    ConstantBaseline,
+    ExplicitBaseline,
+    check_broadcastable,
+)
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad.backends._common import refuse_acceleration
@@ -211,13 +216,8 @@ class NumpyBackend:
             return np.full_like(inputs, rule.value)
         if isinstance(rule, ExplicitBaseline):
             value = np.asarray(rule.value, dtype=inputs.dtype)
-            try:
-                return np.broadcast_to(value, inputs.shape).copy()
-            except ValueError:
-                raise ValueError(
-                    f"baseline of shape {value.shape} does not broadcast to the input's shape "
-                    f"{inputs.shape}"
-                ) from None
+            check_broadcastable(value.shape, inputs.shape)
+            return np.broadcast_to(value, inputs.shape).copy()
         return rule.sample(inputs.astype(np.float64)).astype(inputs.dtype)
 
     @contextmanager

@@ -24,7 +24,12 @@ import numpy as np
 
 from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
-from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
+from intgrad._core.baselines import (
+    BaselineRule,
+    ConstantBaseline,
+    ExplicitBaseline,
+    check_broadcastable,
+)
 from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad._core.primitives import StepT
@@ -452,13 +457,6 @@ def _split_keras_model(model: Any, layer: object, to_input: bool) -> tuple[Any, 
 
 
 def _broadcast(value: Any, inputs: Any) -> Any:
-    shape, target = tuple(value.shape), tuple(inputs.shape)
-    try:
-        broadcast = np.broadcast_shapes(shape, target)
-    except ValueError:
-        broadcast = None
-    if broadcast != target:
-        raise ValueError(
-            f"baseline of shape {shape} does not broadcast to the input's shape {target}"
-        )
+    target = tuple(inputs.shape)
+    check_broadcastable(tuple(value.shape), target)
     return _tf().broadcast_to(value, target)
