@@ -1,1 +1,2 @@
-"""The framework-free core: quadrature rules, baselines, the accumulation loop and the result."""
+"""The framework-free core: array primitives, the one chunk step and loop, paths, planners,
+quadrature, baselines, targets, the result and the :class:`~intgrad.Explainer` session."""

@@ -1,8 +1,10 @@
 """The contract between the framework-free core and a framework backend.
 
-The core plans *which* points of which example to evaluate and with what weight (as NumPy arrays
-of a few numbers per row); a backend does the tensor work natively — interpolate, run the model,
-take gradients of the selected output, accumulate — without moving tensors to the host per chunk.
+The core plans *which* points to evaluate — rows of (example, start, α, weight), as NumPy
+arrays — and runs the one chunk step of ``loop.py`` on the backend's array primitives
+(``primitives.py``), without moving tensors to the host per chunk. A backend supplies only those
+primitives, the model guard, and a :class:`Program`: how its framework's model (or a layer of
+it) is called at path points.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ __all__ = [
     "Acceleration",
     "Backend",
     "CallArrays",
-    "ChunkRecord",
     "Program",
     "Rows",
 ]
@@ -82,19 +83,6 @@ class Rows(NamedTuple):
     def concat(parts: Sequence[Rows]) -> Rows:
         """The rows of ``parts`` one after the other."""
         return Rows(*(np.concatenate(columns) for columns in zip(*parts, strict=True)))
-
-
-class ChunkRecord(NamedTuple):
-    """Per-row values a backend reports when asked to record the path.
-
-    Attributes:
-        outputs: shape (rows,), float64, the selected output at each point.
-        mean_gradients: shape (rows,), float64, the mean over all input features of the
-            gradient at each point.
-    """
-
-    outputs: np.ndarray
-    mean_gradients: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def fixed_rule(
         f_start=f_start,
         steps=np.full(owners.size, rule.alphas.shape[0], dtype=np.int64),
         estimated_error=None,
-        forward_evaluations=2 if compute_delta else 0,
+        # F(x) once per example, F(x′) once per baseline.
+        forward_evaluations=1 + owners.size // num_examples if compute_delta else 0,
         paths=path_records([rows], [result], owners.size, num_examples) if record else (),
     )

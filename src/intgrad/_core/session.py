@@ -9,6 +9,7 @@ several threads on one session are safe: nothing process-wide is changed under a
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -255,8 +256,6 @@ class Explainer:
         with backend.model_guard(self.model, prepared) as model_fn:
             result, layer_single = self._run(backend, model_fn, prepared, num_examples, request)
         if single if self.layer is None else layer_single:
-            import dataclasses
-
             return dataclasses.replace(result, attributions=result.attributions[0])
         return result
 
@@ -413,9 +412,7 @@ class Explainer:
             baseline_deltas=deltas,
             attribution_sums=sums.mean(axis=0),
             steps=int(steps_per_example.max()),
-            forward_evaluations=report.forward_evaluations
-            if request.integration.settings is not None
-            else (1 + num_starts if request.compute_delta else 0),
+            forward_evaluations=report.forward_evaluations,
             method=request.integration.method,
             target=_reported_targets(request.targets),
             baselines=tuple("+".join(sorted({r.describe() for r in rules_k})) for rules_k in rules),
