@@ -46,7 +46,9 @@ class Attribution:
         forward_evaluations: forward-only evaluations used per example (completeness check and
             any adaptive pilot pass).
         method: the quadrature rule's name, or ``"auto"``.
-        target: shape (examples,), int64, the selected output per example, or ``None``.
+        target: shape (examples,), int64, the selected output per example (an index into
+            the flattened output), or (examples, indices) for multi-dimensional targets, or
+            ``None``.
         baselines: a description of each baseline used.
         paths: one :class:`PathRecord` per baseline when ``return_path=True``, else empty.
         estimated_error: shape (examples,), the adaptive mode's estimate of the relative L2

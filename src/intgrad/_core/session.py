@@ -21,7 +21,7 @@ from intgrad._core.adaptive import AdaptiveSettings, adaptive, max_nodes
 from intgrad._core.arguments import ArgumentLayout, as_argument_tuple
 from intgrad._core.backend import Acceleration, Backend, CallArrays, LayerBinding, Program
 from intgrad._core.baselines import BaselineRule, resolve_baselines
-from intgrad._core.integrate import balanced_chunk_rows, default_chunk_rows
+from intgrad._core.chunks import balanced_chunk_rows, default_chunk_rows
 from intgrad._core.layers import is_layer_pair
 from intgrad._core.loop import Planner, PlanReport, Steps, integrate
 from intgrad._core.paths import StraightLine
@@ -388,7 +388,7 @@ class Explainer:
         slot_sums = np.asarray(slot_sums, dtype=np.float64)
         _check_finite("attributions", slot_sums.reshape(-1, 1))
         attributions = tuple(
-            ops.cast(_mean_over_starts(ops, a, arrays, num_starts), end)
+            ops.cast(_mean_over_starts(ops, a, end, arrays, num_starts), end)
             for a, end in zip(per_slot, arrays.ends, strict=True)
         )
         sums = slot_sums.reshape(num_starts, num_examples)
@@ -432,13 +432,13 @@ def _reported_targets(targets: tuple[np.ndarray, ...]) -> np.ndarray | None:
     return np.stack(targets, axis=1)
 
 
-def _mean_over_starts(ops: ArrayOps, per_slot: Any, arrays: CallArrays, num_starts: int) -> Any:
-    """Average the slots of each example: shape (starts, ...) to (examples, ...)."""
-    if num_starts == 1:
+def _mean_over_starts(
+    ops: ArrayOps, per_slot: Any, end: Any, arrays: CallArrays, starts: int
+) -> Any:
+    """Average the slots of each example: shape (starts, ...) to ``end``'s (examples, ...)."""
+    if starts == 1:
         return per_slot
-    examples = ops.shape(per_slot)[0] // num_starts
-    like = ops.take(per_slot, ops.from_host(np.arange(examples, dtype=np.int32)))
-    return ops.scatter_add(ops.zeros(like), arrays.start_owner, per_slot) * (1.0 / num_starts)
+    return ops.scatter_add(ops.zeros(end), arrays.start_owner, per_slot) * (1.0 / starts)
 
 
 def _layer_count(layer_baselines: object) -> int:

@@ -23,7 +23,7 @@ from intgrad._core.baselines import (
     ExplicitBaseline,
     check_broadcastable,
 )
-from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
+from intgrad._core.chunks import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad.backends._common import refuse_acceleration
 

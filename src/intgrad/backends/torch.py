@@ -26,7 +26,7 @@ import numpy as np
 from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
-from intgrad._core.integrate import DEFAULT_CHUNK_ELEMENTS
+from intgrad._core.chunks import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intgrad._core.integrate import (
+from intgrad._core.chunks import (
     DEFAULT_CHUNK_ELEMENTS,
     MAX_DEFAULT_CHUNK_ROWS,
     balanced_chunk_rows,
