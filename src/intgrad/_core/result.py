@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,15 @@ class PathRecord:
     alphas: np.ndarray
     outputs: np.ndarray
     mean_gradients: np.ndarray
+
+    def example(self, index: int) -> PathRecord:
+        """Row ``index`` as shape (1, points), without the NaN columns that pad it."""
+        evaluated = np.isfinite(self.alphas[index])
+        return PathRecord(
+            alphas=self.alphas[index : index + 1, evaluated],
+            outputs=self.outputs[index : index + 1, evaluated],
+            mean_gradients=self.mean_gradients[index : index + 1, evaluated],
+        )
 
 
 @dataclass(frozen=True)
@@ -85,3 +95,39 @@ class Attribution:
         gap = np.abs(self.delta)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(scale > 0, gap / scale, np.where(gap > 0, np.inf, 0.0))
+
+    def example(self, index: int) -> Attribution:
+        """The part of a batched result that belongs to one example, as if it had been alone.
+
+        With ``steps="auto"`` examples stop at different levels: the batch reports the most
+        steps of any example and pads the path records of the others with NaN; the example's
+        own ``steps``, ``estimated_error`` and unpadded path are taken instead. Attributions
+        keep a batch axis of one (a tuple stays a tuple).
+        """
+        row = slice(index, index + 1)
+
+        def pick(values: np.ndarray | None, axis: int = 0) -> np.ndarray | None:
+            if values is None:
+                return None
+            return values[row] if axis == 0 else values[:, row]
+
+        steps = self.steps_per_example
+        attributions = (
+            tuple(a[row] for a in self.attributions)
+            if isinstance(self.attributions, tuple)
+            else self.attributions[row]
+        )
+        return dataclasses.replace(
+            self,
+            attributions=attributions,
+            delta=pick(self.delta),
+            f_input=pick(self.f_input),
+            f_baseline=pick(self.f_baseline),
+            baseline_deltas=pick(self.baseline_deltas, axis=1),
+            attribution_sums=self.attribution_sums[row],
+            target=pick(self.target),
+            paths=tuple(path.example(index) for path in self.paths),
+            steps=self.steps if steps is None else int(steps[index]),
+            estimated_error=pick(self.estimated_error),
+            steps_per_example=pick(steps),
+        )

@@ -6,7 +6,6 @@ arrays, channels-last (height, width, 3) in [0, 1], so the figures need no frame
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -361,50 +360,12 @@ def explain_images(
             target=targets[index],
             target_label=loaded.labels[targets[index]],
             top_k=predictions[index],
-            result=_select_example(result, index),
+            result=result.example(index),
             baseline_name=baseline_name,
             seconds=seconds,
         )
         for index in range(len(prepared))
     ]
-
-
-def _select_example(result: Attribution, index: int) -> Attribution:
-    """The part of a batched result that belongs to one example, as if it had been alone.
-
-    With ``steps="auto"`` examples stop at different levels: the batch reports the most steps
-    of any example and pads the path records of the others with NaN. The example's own
-    ``steps``, ``estimated_error`` and unpadded path are taken instead.
-    """
-
-    def pick(values: np.ndarray | None) -> np.ndarray | None:
-        return None if values is None else values[..., index : index + 1]
-
-    steps = result.steps_per_example
-    return dataclasses.replace(
-        result,
-        attributions=result.attributions[index : index + 1],
-        delta=pick(result.delta),
-        f_input=pick(result.f_input),
-        f_baseline=pick(result.f_baseline),
-        baseline_deltas=pick(result.baseline_deltas),
-        attribution_sums=result.attribution_sums[index : index + 1],
-        target=pick(result.target),
-        paths=tuple(_select_path(path, index) for path in result.paths),
-        steps=result.steps if steps is None else int(steps[index]),
-        estimated_error=pick(result.estimated_error),
-        steps_per_example=pick(steps),
-    )
-
-
-def _select_path(path: PathRecord, index: int) -> PathRecord:
-    """Row ``index`` of ``path`` as shape (1, points), without the NaN columns that pad it."""
-    evaluated = np.isfinite(path.alphas[index])
-    return PathRecord(
-        alphas=path.alphas[index, evaluated][None],
-        outputs=path.outputs[index, evaluated][None],
-        mean_gradients=path.mean_gradients[index, evaluated][None],
-    )
 
 
 def explain_image(image: np.ndarray | str | os.PathLike[str], **options: Any) -> ImageExplanation:
