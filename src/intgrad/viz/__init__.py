@@ -1,18 +1,28 @@
-"""Arrays to pictures: attribution masks, overlays and the tutorial's figures (NumPy/matplotlib).
+"""Arrays to pictures: attribution masks, overlays, the tutorial's figures and text views.
 
-Needs matplotlib (the ``images`` extra); no machine-learning framework is imported.
+The text views (:mod:`intgrad.viz.text`: HTML and terminal) need only NumPy and are imported
+here directly. The image names need matplotlib (the ``images`` extra) and load on first use, so
+``from intgrad.viz import text_html`` works without it. No machine-learning framework is imported.
 """
 
-from intgrad.viz.figures import (
-    AttributionDisplay,
-    InterpolationDisplay,
-    SaturationDisplay,
-    figure_bytes,
-    new_figure,
-    save_figure,
-)
-from intgrad.viz.heatmaps import attribution_mask, colorize, interpolate_images, overlay
-from intgrad.viz.render import ExplainedImage, png_bytes, render_explanation
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from intgrad.viz.text import save_text_html, text_html, text_html_fragment, text_terminal
+
+if TYPE_CHECKING:
+    from intgrad.viz.figures import (
+        AttributionDisplay,
+        InterpolationDisplay,
+        SaturationDisplay,
+        figure_bytes,
+        new_figure,
+        save_figure,
+    )
+    from intgrad.viz.heatmaps import attribution_mask, colorize, interpolate_images, overlay
+    from intgrad.viz.render import ExplainedImage, png_bytes, render_explanation
 
 __all__ = [
     "AttributionDisplay",
@@ -28,4 +38,41 @@ __all__ = [
     "png_bytes",
     "render_explanation",
     "save_figure",
+    "save_text_html",
+    "text_html",
+    "text_html_fragment",
+    "text_terminal",
 ]
+
+# The matplotlib-based names, by the module that defines them.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "AttributionDisplay",
+            "InterpolationDisplay",
+            "SaturationDisplay",
+            "figure_bytes",
+            "new_figure",
+            "save_figure",
+        ),
+        "intgrad.viz.figures",
+    ),
+    **dict.fromkeys(
+        ("attribution_mask", "colorize", "interpolate_images", "overlay"), "intgrad.viz.heatmaps"
+    ),
+    **dict.fromkeys(("ExplainedImage", "png_bytes", "render_explanation"), "intgrad.viz.render"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a matplotlib-based name's module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
