@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_SAMPLES := chelsea coffee rocket astronaut
+DEMO_TEXTS := "a gripping, beautifully acted film" \
+	"the plot is thin and the jokes fall flat" \
+	"not bad at all, though far too long"
 
 .PHONY: demo test lint format bench clean
 
@@ -15,6 +18,8 @@ $(STAMP): pyproject.toml requirements-dev.txt constraints-dev.txt
 
 demo: $(STAMP)
 	$(BIN)/intgrad explain $(addprefix --sample ,$(DEMO_SAMPLES)) --output-dir intgrad-output
+	$(BIN)/intgrad text $(DEMO_TEXTS) --steps auto \
+		--html intgrad-output/text.html --json-file intgrad-output/text.json
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -1,7 +1,8 @@
 """The ``intgrad`` command: parse arguments, call the public API, write files atomically.
 
 Every expected failure becomes one line on stderr and a non-zero exit code: 2 for bad
-arguments, 1 when any image failed (the others are still explained).
+arguments, 1 when any image or text failed (the others are still explained). The ``text``
+command lives in :mod:`intgrad._cli_text`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,10 @@ from typing import Any, NoReturn
 import numpy as np
 
 from intgrad import METHODS
+from intgrad._cli_errors import EXIT_FAILED, EXIT_USAGE, UsageError, report_error
 
 # intgrad.images (PyTorch, Pillow) and intgrad.viz (matplotlib) are imported where used, inside
 # main(), so that a missing extra is reported in one line like any other failure.
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad command-line arguments: reported in one line with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="intgrad",
-        description="Explain image classifiers with "
+        description="Explain image and text classifiers with "
         "Integrated Gradients (Sundararajan, Taly & Yan 2017).",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -164,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     commands.add_parser("samples", help="list the sample photos")
+
+    from intgrad._cli_text import add_text_command
+
+    add_text_command(commands, _steps, _tolerance, METHODS)
     return parser
 
 
@@ -183,8 +182,7 @@ def _sources(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def _error(message: str) -> None:
-    first_line = str(message).strip().splitlines()[0] if str(message).strip() else "failed"
-    print(f"intgrad: error: {first_line}", file=sys.stderr)
+    report_error(message)
 
 
 def _run_samples() -> int:
@@ -360,6 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_samples()
         if args.command == "predict":
             return _run_predict(args)
+        if args.command == "text":
+            from intgrad._cli_text import run_text
+
+            return run_text(args)
         return _run_explain(args)
     except UsageError as error:
         _error(str(error))

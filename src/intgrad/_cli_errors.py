@@ -1,0 +1,33 @@
+"""What every ``intgrad`` sub-command shares: exit codes, the usage error, one-line reports.
+
+A module of its own so that ``python -m intgrad.cli`` (where ``intgrad.cli`` runs as
+``__main__``) and the sub-command modules raise and catch the same :class:`UsageError`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "UsageError", "report_error", "report_warning"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line arguments: reported in one line with exit code 2."""
+
+
+def _first_line(message: object) -> str:
+    text = str(message).strip()
+    return text.splitlines()[0] if text else "failed"
+
+
+def report_error(message: object) -> None:
+    """``intgrad: error: <first line of message>`` on stderr."""
+    print(f"intgrad: error: {_first_line(message)}", file=sys.stderr)
+
+
+def report_warning(message: object) -> None:
+    """``intgrad: warning: <first line of message>`` on stderr."""
+    print(f"intgrad: warning: {_first_line(message)}", file=sys.stderr)
