@@ -25,6 +25,7 @@ from intgrad.text.explain import (
     resolve_target,
 )
 from intgrad.text.explanation import TextExplanation
+from intgrad.text.faithfulness import FaithfulnessReport, faithfulness
 from intgrad.text.models import (
     DEFAULT_TEXT_MODEL,
     TextModel,
@@ -40,6 +41,7 @@ __all__ = [
     "TEXT_BASELINES",
     "TEXT_OUTPUTS",
     "EncodedText",
+    "FaithfulnessReport",
     "LabelledText",
     "TextBatch",
     "TextExplainer",
@@ -52,6 +54,7 @@ __all__ = [
     "check_baseline",
     "encode_text",
     "explain_text",
+    "faithfulness",
     "load_text_model",
     "minilm_tokenizer",
     "pad_batch",

@@ -180,7 +180,8 @@ class TextExplainer:
                 they are not explained and get exactly zero (default).
             steps: gradient evaluations per text (default 50), or ``"auto"``.
             method: the quadrature rule of a fixed ``steps`` (default Gauss–Legendre).
-            texts_per_call: texts padded and attributed together (grouped by length).
+            texts_per_call: the most texts padded and attributed together; texts are grouped
+                by length, with at most 25 % padding per group.
             batch_size: path rows per forward pass; default: sized to memory.
             tolerance, max_steps: the ``steps="auto"`` settings.
             return_path: record F and the mean gradient along the path per text.

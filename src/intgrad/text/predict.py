@@ -11,7 +11,7 @@ from intgrad.text._calls import ModelCall, model_call
 from intgrad.text.encode import EncodedText, PaddingSide, encode_text, pad_batch, pad_token_id
 from intgrad.text.models import TextModel, load_text_model
 
-__all__ = ["length_groups", "predict_text", "resolve_text_model"]
+__all__ = ["MAX_PADDING", "length_groups", "predict_text", "resolve_text_model"]
 
 
 def resolve_text_model(model: Any = None, tokenizer: Any = None) -> TextModel:
@@ -31,11 +31,33 @@ def resolve_text_model(model: Any = None, tokenizer: Any = None) -> TextModel:
     return as_text_model(model, tokenizer)
 
 
-def length_groups(encoded: Sequence[EncodedText], size: int) -> Iterator[list[int]]:
-    """Indices of ``encoded`` in groups of at most ``size``, by length (little padding)."""
+MAX_PADDING = 0.25
+"""The most padding a group of texts may carry, as a fraction of its real tokens."""
+
+
+def length_groups(
+    encoded: Sequence[EncodedText], size: int, max_padding: float = MAX_PADDING
+) -> Iterator[list[int]]:
+    """Indices of ``encoded`` in groups of at most ``size`` texts of similar length.
+
+    Texts are sorted by length and a group closes when the next text would make its padding
+    (the group's ``texts × longest − real tokens``) exceed ``max_padding`` × its real tokens:
+    padded tokens cost the model as much as real ones, so a batch of mixed lengths can be
+    slower than the texts one by one.
+    """
     order = sorted(range(len(encoded)), key=lambda i: encoded[i].length)
-    for start in range(0, len(order), size):
-        yield order[start : start + size]
+    group: list[int] = []
+    real = 0
+    for index in order:
+        length = encoded[index].length
+        padded = (len(group) + 1) * length
+        if group and (len(group) >= size or padded > (1 + max_padding) * (real + length)):
+            yield group
+            group, real = [], 0
+        group.append(index)
+        real += length
+    if group:
+        yield group
 
 
 def predict_text(
