@@ -54,3 +54,29 @@ def test_layer_example_is_the_example_file_and_prints_what_the_readme_shows() ->
     assert padded == [0.0, 0.0]
     deltas = [float(d) for d in re.findall(r"'(\S+)'", output.split("delta:")[1])]
     assert max(abs(d) for d in deltas) < 1e-6
+
+
+def test_text_example_is_the_example_file_and_prints_what_the_readme_shows() -> None:
+    blocks = _python_blocks_after("## Text: transformer classifiers, tokens and words")
+    example = (ROOT / "examples" / "text.py").read_text()
+    assert blocks and blocks[0].strip() in example
+    output = _run(example)
+    assert output.strip() in README
+    words = re.findall(r"^\s*(\S+) ([+-][\d.]+)$", output, re.M)
+    assert [w for w, _ in words][:3] == ["[CLS]", "a", "gripping"]
+    total = float(re.search(r"sum = (-?[\d.]+)", output).group(1))
+    assert abs(sum(float(v) for _, v in words) - total) < 1e-3  # rounding of the printed words
+    f_input, f_baseline = (float(v) for v in re.findall(r"= (-?[\d.]+)", output.splitlines()[-2]))
+    delta = float(re.search(r"delta = (\S+)", output).group(1))
+    assert abs(total - (f_input - f_baseline) - delta) < 1e-3 and abs(delta) < 1e-3
+
+
+def test_the_text_model_in_three_frameworks_gives_the_same_words() -> None:
+    output = _run((ROOT / "examples" / "text_frameworks.py").read_text())
+    rows = [line.split() for line in output.splitlines()[2:-1]]
+    assert len(rows) >= 5
+    for row in rows:
+        torch_value, tensorflow_value, jax_value = (float(v) for v in row[-3:])
+        assert abs(torch_value - tensorflow_value) < 1e-4 and abs(torch_value - jax_value) < 1e-4
+    deltas = [float(v) for v in re.findall(r"(?:torch|tensorflow|jax) (\S+?)(?:,|$)", output)]
+    assert len(deltas) == 3 and max(abs(d) for d in deltas) < 1e-4
