@@ -24,6 +24,7 @@ __all__ = [
     "atomic_write_png",
     "atomic_write_text",
     "atomic_writer",
+    "json_first",
 ]
 
 _TEMP_ATTEMPTS = 100
@@ -169,3 +170,13 @@ def atomic_write_png(path: str | os.PathLike[str], image: ArrayLike) -> None:
     picture = Image.fromarray(np.ascontiguousarray(pixels))
     with atomic_writer(path) as temp, open(temp, "wb") as file:
         picture.save(file, format="PNG")
+
+
+def json_first(values: np.ndarray | None) -> float | None:
+    """The first entry of a per-example array as a JSON number, or ``None``.
+
+    JSON has no inf or NaN: a relative delta with F(x) = F(x′) is reported as null.
+    """
+    if values is None or not np.isfinite(values[0]):
+        return None
+    return float(values[0])

@@ -25,6 +25,7 @@ from intgrad import (
     UniformBaseline,
     integrated_gradients,
 )
+from intgrad._io import json_first
 from intgrad.images.decode import Box, load_image, preprocess_box
 from intgrad.images.efficientnet_lite_keras import KerasClassifier, load_keras_efficientnet_lite0
 from intgrad.images.labels import resolve_label
@@ -124,23 +125,16 @@ class ImageExplanation:
             "target": self.target,
             "target_label": self.target_label,
             "top_k": [vars(p) for p in self.top_k],
-            "f_input": _first(result.f_input),
-            "f_baseline": _first(result.f_baseline),
+            "f_input": json_first(result.f_input),
+            "f_baseline": json_first(result.f_baseline),
             "attribution_sum": float(result.attribution_sums[0]),
-            "delta": _first(result.delta),
-            "relative_delta": _first(result.relative_delta),
+            "delta": json_first(result.delta),
+            "relative_delta": json_first(result.relative_delta),
             "steps": result.steps,
             "method": result.method,
             "baseline": self.baseline_name,
             "seconds": round(self.seconds, 4),
         }
-
-
-def _first(values: np.ndarray | None) -> float | None:
-    # JSON has no inf/NaN: a relative delta with F(x) = F(x′) is reported as null.
-    if values is None or not np.isfinite(values[0]):
-        return None
-    return float(values[0])
 
 
 ImageModel = LoadedModel | KerasClassifier

@@ -37,10 +37,6 @@ class BaselinePolicy:
     text_ids: np.ndarray | None
     zero: bool
 
-    @property
-    def description(self) -> str:
-        return self.name
-
 
 def _special_id(tokenizer: Any, attribute: str, name: str) -> int:
     value = getattr(tokenizer, attribute, None)
@@ -88,7 +84,7 @@ def check_baseline(baseline: object, tokenizer: Any, layer: str = "word") -> str
     policy = baseline_policy(baseline, tokenizer)
     if policy.zero and layer != "word":
         raise ValueError("the 'zero' baseline is defined on word embeddings: use layer='word'")
-    return policy.description
+    return policy.name
 
 
 def explained_positions(batch: TextBatch, keep_special: bool) -> np.ndarray:

@@ -323,7 +323,7 @@ class TextExplainer:
             probabilities=probabilities[row],
             target=target,
             output=self.output,
-            baseline=policy.description,
+            baseline=policy.name,
             layer=self.layer,
             model=self.model.name,
             dropped_tokens=text.dropped,

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from intgrad._core.result import Attribution
+from intgrad._io import json_first
 from intgrad.text.encode import Word
 
 __all__ = ["TextExplanation"]
@@ -127,11 +128,11 @@ class TextExplanation:
             "target": self.target,
             "target_label": self.target_label,
             "output": self.output,
-            "f_input": _json_float(result.f_input),
-            "f_baseline": _json_float(result.f_baseline),
+            "f_input": json_first(result.f_input),
+            "f_baseline": json_first(result.f_baseline),
             "attribution_sum": float(np.sum(self.attributions)),
-            "delta": _json_float(result.delta),
-            "relative_delta": _json_float(result.relative_delta),
+            "delta": json_first(result.delta),
+            "relative_delta": json_first(result.relative_delta),
             "steps": int(result.steps),
             "method": result.method,
             "baseline": self.baseline,
@@ -183,9 +184,3 @@ class TextExplanation:
 
 def _scalar(values: np.ndarray | None) -> float:
     return float("nan") if values is None else float(values[0])
-
-
-def _json_float(values: np.ndarray | None) -> float | None:
-    if values is None or not np.isfinite(values[0]):
-        return None
-    return float(values[0])

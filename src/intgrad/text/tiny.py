@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from intgrad.text.baselines import BaselinePolicy, baseline_ids, explained_positions
 from intgrad.text.encode import TextBatch, encode_text, pad_batch
 
 __all__ = [
@@ -129,10 +130,8 @@ def pad_baseline_ids(batch: TextBatch, pad_id: int) -> np.ndarray:
     Special tokens ([CLS], [SEP]) and padding keep their ids, so only the content is
     integrated over. Returns shape (texts, tokens), int64.
     """
-    content = batch.attention_mask.astype(bool)
-    for row, (text, columns) in enumerate(zip(batch.texts, batch.positions, strict=True)):
-        content[row, columns[text.special]] = False
-    return np.where(content, pad_id, batch.input_ids)
+    policy = BaselinePolicy("pad", pad_id, None, False)
+    return baseline_ids(batch, policy, explained_positions(batch, keep_special=True))
 
 
 # --- PyTorch -------------------------------------------------------------------------------
