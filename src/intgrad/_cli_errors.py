@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "UsageError", "report_error", "report_warning"]
+__all__ = [
+    "EXIT_DRIFT",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "UsageError",
+    "report_error",
+    "report_warning",
+]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_DRIFT = 3
+"""``intgrad drift``: a threshold was breached (distinct from a failure, for cron and CI)."""
 
 
 class UsageError(Exception):

@@ -9,6 +9,7 @@ Needs pandas and pyarrow (``pip install 'intgrad[datasets]'``); the Ray engine n
 ``intgrad[ray]``.
 """
 
+from intgrad.datasets.drift import DriftReport, DriftThresholds, FeatureDrift, compare
 from intgrad.datasets.job import ENGINES, DatasetResult, explain_dataset
 from intgrad.datasets.records import Cohort, ExampleResults
 from intgrad.datasets.sketch import QuantileSketch, jensen_shannon
@@ -24,8 +25,11 @@ __all__ = [
     "DatasetResult",
     "DatasetSummary",
     "DatasetTask",
+    "DriftReport",
+    "DriftThresholds",
     "ExampleResults",
     "ExampleSource",
+    "FeatureDrift",
     "FeatureSummary",
     "FrameSource",
     "ImageTask",
@@ -33,6 +37,7 @@ __all__ = [
     "SequenceSource",
     "TabularTask",
     "TextTask",
+    "compare",
     "explain_dataset",
     "jensen_shannon",
 ]

@@ -178,13 +178,14 @@ class QuantileSketch:
 def jensen_shannon(reference: QuantileSketch, current: QuantileSketch, bins: int = 20) -> float:
     """Jensen–Shannon divergence (base 2, in [0, 1]) of two sketched distributions.
 
-    The bins are the reference's quantiles at ``i / bins`` (equal-mass bins, as drift monitors
-    bin a feature), so the divergence does not depend on the sketch's fine grid and a sample of
-    the same distribution scores near 0; identical sketches score exactly 0.
+    The bins are the quantiles at ``i / bins`` of both sketches pooled (equal-mass bins, as drift
+    monitors bin a feature), so the divergence does not depend on the sketch's fine grid, a
+    sample of the same distribution scores near 0 and identical sketches exactly 0 — and a
+    point mass that moves (a binary feature's attributions) still lands in other bins.
 
     Args:
         reference, current: sketches of one grid (the same relative accuracy).
-        bins: number of reference quantile bins (repeated edges, e.g. many zeros, merge).
+        bins: number of pooled quantile bins (repeated edges, e.g. many zeros, merge).
 
     Returns:
         The divergence; NaN when either sketch is empty.
@@ -195,7 +196,9 @@ def jensen_shannon(reference: QuantileSketch, current: QuantileSketch, bins: int
         raise ValueError("compare sketches of the same relative accuracy")
     if not reference.counts or not current.counts:
         return math.nan
-    inner = np.unique(np.asarray(reference.quantile(np.arange(1, bins) / bins)))
+    pooled = reference.merge(current)
+    edges = np.asarray(pooled.quantile(np.arange(0, bins + 1) / bins))
+    inner = np.unique(edges)
     p, q = (np.diff(np.concatenate([[0.0], s.cdf(inner), [1.0]])) for s in (reference, current))
     middle = (p + q) / 2
     return float(0.5 * _kl(p, middle) + 0.5 * _kl(q, middle))
