@@ -1,8 +1,10 @@
 """The ``intgrad`` command: parse arguments, call the public API, write files atomically.
 
 Every expected failure becomes one line on stderr and a non-zero exit code: 2 for bad
-arguments, 1 when any image or text failed (the others are still explained). The ``text``
-command lives in :mod:`intgrad._cli_text`.
+arguments, 1 when any image or text failed (the others are still explained), 3 when
+``intgrad drift`` finds a threshold breached. The ``text`` command lives in
+:mod:`intgrad._cli_text`, ``tabular`` and ``dataset`` in :mod:`intgrad._cli_dataset`, ``drift``
+in :mod:`intgrad._cli_drift`.
 """
 
 from __future__ import annotations
@@ -163,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     from intgrad._cli_text import add_text_command
 
     add_text_command(commands, _steps, _tolerance, METHODS)
+
+    from intgrad._cli_drift import add_drift_command
+
+    add_drift_command(commands)
+
+    from intgrad._cli_dataset import add_dataset_commands
+
+    add_dataset_commands(commands, _steps, METHODS)
     return parser
 
 
@@ -362,6 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from intgrad._cli_text import run_text
 
             return run_text(args)
+        if args.command == "drift":
+            from intgrad._cli_drift import run_drift
+
+            return run_drift(args)
+        if args.command == "tabular":
+            from intgrad._cli_dataset import run_tabular
+
+            return run_tabular(args)
+        if args.command == "dataset":
+            from intgrad._cli_dataset import run_dataset
+
+            return run_dataset(args)
         return _run_explain(args)
     except UsageError as error:
         _error(str(error))

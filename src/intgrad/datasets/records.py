@@ -231,7 +231,7 @@ def _parquet_column(series: Any) -> Any:
 
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return [None if pd.isna(v) else str(v) for v in series.tolist()]
+    return series.astype("string").to_numpy(dtype=object, na_value=None)
 
 
 def write_shard(

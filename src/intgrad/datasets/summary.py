@@ -214,17 +214,23 @@ class FeatureSummary:
 def _sketches(
     size: int, features: np.ndarray, values: np.ndarray, relative_accuracy: float
 ) -> tuple[QuantileSketch, ...]:
-    """One sketch per feature, built with one ``np.unique`` over (feature, bucket) pairs."""
+    """One sketch per feature, built with one ``np.unique`` over (feature, bucket) keys."""
     sketches = tuple(QuantileSketch(relative_accuracy) for _ in range(size))
     if not values.size:
         return sketches
     ids = bucket_ids(values, relative_accuracy)
-    pairs, counts = np.unique(np.stack([features, ids], axis=1), axis=0, return_counts=True)
-    boundaries = np.flatnonzero(np.diff(pairs[:, 0])) + 1
-    for group, group_counts in zip(
-        np.split(pairs, boundaries), np.split(counts, boundaries), strict=True
+    # One int64 key per observation: the feature above, the bucket id (shifted ≥ 0) below.
+    shift = int(np.abs(ids).max()) + 1
+    keys, counts = np.unique(features * (2 * shift + 1) + (ids + shift), return_counts=True)
+    owners, buckets = np.divmod(keys, 2 * shift + 1)
+    boundaries = np.flatnonzero(np.diff(owners)) + 1
+    for owner, group, group_counts in zip(
+        owners[np.r_[0, boundaries]],
+        np.split(buckets - shift, boundaries),
+        np.split(counts, boundaries),
+        strict=True,
     ):
-        sketches[int(group[0, 0])].add_counts(group[:, 1], group_counts)
+        sketches[int(owner)].add_counts(group, group_counts)
     return sketches
 
 

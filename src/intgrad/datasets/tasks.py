@@ -367,18 +367,21 @@ class TabularTask(_Lazy):
                 method=self.method,
                 batch_size=self.batch_size,
             )
-            _check_finite_result(explained.result)
             assert results.attributions is not None
             rows = np.asarray(indices)
             results.attributions[rows] = explained.attributions[list(self.columns)].to_numpy()
-            results.target[rows] = np.asarray(explained.target)
-            results.predicted[rows] = np.asarray(explained.predicted)
+            results.target[rows] = explained.target.to_numpy()
+            results.predicted[rows] = explained.predicted.to_numpy()
+            for name, values in (
+                ("f_input", explained.f_input),
+                ("f_baseline", explained.f_baseline),
+                ("delta", explained.delta),
+            ):
+                getattr(results, name)[rows] = values.to_numpy(np.float64)
             labels = list(self.model.labels)
             for row in indices:
                 results.target_label[row] = labels[results.target[row]]
                 results.predicted_label[row] = labels[results.predicted[row]]
-            for offset, row in enumerate(indices):
-                _fill_outputs(results, row, explained.result, offset)
 
         isolate_failures(explain, [i for i, e in enumerate(errors) if e is None], errors)
         return results

@@ -1,4 +1,5 @@
-"""Arrays to pictures: attribution masks, overlays, the tutorial's figures and text views.
+"""Arrays to pictures: attribution masks, overlays, the tutorial's figures, text views and the
+global views of dataset summaries (importance, beeswarm, dependence, cohorts, tokens, class maps).
 
 The text views (:mod:`intgrad.viz.text`: HTML and terminal) need only NumPy and are imported
 here directly. The image names need matplotlib (the ``images`` extra) and load on first use, so
@@ -13,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 from intgrad.viz.text import save_text_html, text_html, text_html_fragment, text_terminal
 
 if TYPE_CHECKING:
+    from intgrad.viz.dataset import (
+        BeeswarmDisplay,
+        ClassMapsDisplay,
+        CohortDisplay,
+        DependenceDisplay,
+        ImportanceDisplay,
+        TokenImportanceDisplay,
+    )
     from intgrad.viz.figures import (
         AttributionDisplay,
         InterpolationDisplay,
@@ -26,9 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttributionDisplay",
+    "BeeswarmDisplay",
+    "ClassMapsDisplay",
+    "CohortDisplay",
+    "DependenceDisplay",
     "ExplainedImage",
+    "ImportanceDisplay",
     "InterpolationDisplay",
     "SaturationDisplay",
+    "TokenImportanceDisplay",
     "attribution_mask",
     "colorize",
     "figure_bytes",
@@ -61,6 +76,18 @@ _LAZY = {
         ("attribution_mask", "colorize", "interpolate_images", "overlay"), "intgrad.viz.heatmaps"
     ),
     **dict.fromkeys(("ExplainedImage", "png_bytes", "render_explanation"), "intgrad.viz.render"),
+    # Global views of dataset summaries (matplotlib when drawn; pandas for per-example frames).
+    **dict.fromkeys(
+        (
+            "BeeswarmDisplay",
+            "ClassMapsDisplay",
+            "CohortDisplay",
+            "DependenceDisplay",
+            "ImportanceDisplay",
+            "TokenImportanceDisplay",
+        ),
+        "intgrad.viz.dataset",
+    ),
 }
 
 
