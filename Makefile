@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_SAMPLES := chelsea coffee rocket astronaut
+ADULT := intgrad-output/adult
 DEMO_TEXTS := "a gripping, beautifully acted film" \
 	"the plot is thin and the jokes fall flat" \
 	"not bad at all, though far too long"
@@ -24,6 +25,20 @@ demo: $(STAMP)
 	$(BIN)/intgrad explain $(addprefix --sample ,$(DEMO_SAMPLES)) --output-dir intgrad-output
 	$(BIN)/intgrad text $(DEMO_TEXTS) --steps auto \
 		--html intgrad-output/text.html --json-file intgrad-output/text.json
+	mkdir -p $(ADULT)
+	$(BIN)/intgrad tabular adult --split train --rows 5000 --output $(ADULT)/train.csv
+	$(BIN)/intgrad tabular adult --split test --rows 5000 --output $(ADULT)/test.csv
+	$(BIN)/intgrad tabular adult --split test --rows 5000 --resample-by age \
+		--output $(ADULT)/older.csv
+	for part in train test older; do \
+		$(BIN)/intgrad tabular explain $(ADULT)/$$part.csv --output-dir $(ADULT)/$$part \
+			--cohort sex --target '>50K' || exit 1; \
+	done
+	# Skew (train vs test) must pass; the cohort re-sampled towards older people must be caught.
+	$(BIN)/intgrad drift $(ADULT)/train $(ADULT)/test --threshold js=0.05 \
+		--html $(ADULT)/skew.html --json $(ADULT)/skew.json
+	$(BIN)/intgrad drift $(ADULT)/train $(ADULT)/older --threshold js=0.05 \
+		--html $(ADULT)/drift-older.html --json $(ADULT)/drift-older.json; test $$? -eq 3
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

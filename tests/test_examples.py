@@ -80,3 +80,16 @@ def test_the_text_model_in_three_frameworks_gives_the_same_words() -> None:
         assert abs(torch_value - tensorflow_value) < 1e-4 and abs(torch_value - jax_value) < 1e-4
     deltas = [float(v) for v in re.findall(r"(?:torch|tensorflow|jax) (\S+?)(?:,|$)", output)]
     assert len(deltas) == 3 and max(abs(d) for d in deltas) < 1e-4
+
+
+def test_table_example_is_the_example_file_and_prints_what_the_readme_shows() -> None:
+    blocks = _python_blocks_after("## Tables and whole datasets")
+    example = (ROOT / "examples" / "tabular.py").read_text()
+    assert blocks and blocks[0].strip() in example
+    output = _run(example)
+    assert output.strip() in README
+    total, gap, delta = map(
+        float, re.search(r"sum (\S+), F\(x\) - F\(x'\) (\S+), delta (\S+)", output).groups()
+    )
+    assert abs(total - gap - delta) < 2e-4  # the three are rounded to 4 decimals
+    assert "drift: none" in output

@@ -9,7 +9,7 @@ has one entry per example.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ __all__ = [
     "OUTPUT_NAMES",
     "check_targets",
     "normalise_targets",
+    "resolve_target",
     "select_outputs",
     "validate_output",
 ]
@@ -163,3 +164,26 @@ def select_outputs(
     for column in row_targets:
         selected = ops.take_columns(selected, column)
     return selected
+
+
+def resolve_target(target: object, labels: Sequence[str], classes: int) -> int:
+    """A class index from an index or a label name (case-insensitive).
+
+    Raises:
+        ValueError: an unknown label or an index out of range; the message lists the labels.
+    """
+    names = ", ".join(repr(label) for label in labels) or f"0..{classes - 1}"
+    if isinstance(target, (bool, np.bool_)):
+        raise TypeError(f"target must be a class index or label name, got {target!r}")
+    if isinstance(target, (int, np.integer)):
+        if not 0 <= int(target) < classes:
+            raise ValueError(f"target {int(target)} is out of range for {classes} classes")
+        return int(target)
+    if isinstance(target, str):
+        lowered = [label.lower() for label in labels]
+        if target.lower() in lowered:
+            return lowered.index(target.lower())
+        if target.strip().isdigit():
+            return resolve_target(int(target), labels, classes)
+        raise ValueError(f"unknown label {target!r}; the model's labels are {names}")
+    raise TypeError(f"target must be a class index or label name, got {type(target).__name__}")

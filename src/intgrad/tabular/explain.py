@@ -24,6 +24,7 @@ import pandas as pd
 
 from intgrad._core.result import Attribution
 from intgrad._core.session import Explainer
+from intgrad._core.targets import resolve_target
 from intgrad.tabular._frameworks import forward_logits, to_native, to_numpy
 from intgrad.tabular.baselines import (
     Background,
@@ -90,29 +91,6 @@ def as_frame(
             + ("" if feature_names is not None else " (the schema's columns): pass feature_names")
         )
     return pd.DataFrame(array, columns=names)
-
-
-def resolve_target(target: object, labels: Sequence[str], classes: int) -> int:
-    """A class index from an index, a label name (case-insensitive) or an index as text.
-
-    Raises:
-        ValueError: an unknown label or an index out of range; the message lists the labels.
-    """
-    if isinstance(target, (bool, np.bool_)):
-        raise TypeError(f"target must be a class index or label name, got {target!r}")
-    if isinstance(target, (int, np.integer)):
-        if not 0 <= int(target) < classes:
-            raise ValueError(f"target {int(target)} is out of range for {classes} classes")
-        return int(target)
-    if isinstance(target, str):
-        lowered = [label.lower() for label in labels]
-        if target.lower() in lowered:
-            return lowered.index(target.lower())
-        if target.strip().isdigit():
-            return resolve_target(int(target), labels, classes)
-        names = ", ".join(repr(label) for label in labels)
-        raise ValueError(f"unknown label {target!r}; the model's labels are {names}")
-    raise TypeError(f"target must be a class index or label name, got {type(target).__name__}")
 
 
 def _targets(target: object, predicted: np.ndarray, labels: Sequence[str]) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from intgrad._core.session import Explainer
+from intgrad._core.targets import resolve_target
 from intgrad.text._calls import ModelCall, model_call
 from intgrad.text.baselines import (
     BaselinePolicy,
@@ -60,29 +61,6 @@ TEXT_OUTPUTS: tuple[str, ...] = ("probability", "logit")
 
 Target = int | str | None
 Progress = Callable[[int, int], None]
-
-
-def resolve_target(target: object, labels: Sequence[str], classes: int) -> int:
-    """A class index from an index or a label name (case-insensitive).
-
-    Raises:
-        ValueError: an unknown label or an index out of range; the message lists the labels.
-    """
-    names = ", ".join(repr(label) for label in labels) or f"0..{classes - 1}"
-    if isinstance(target, (bool, np.bool_)):
-        raise TypeError(f"target must be a class index or label name, got {target!r}")
-    if isinstance(target, (int, np.integer)):
-        if not 0 <= int(target) < classes:
-            raise ValueError(f"target {int(target)} is out of range for {classes} classes")
-        return int(target)
-    if isinstance(target, str):
-        lowered = [label.lower() for label in labels]
-        if target.lower() in lowered:
-            return lowered.index(target.lower())
-        if target.strip().isdigit():
-            return resolve_target(int(target), labels, classes)
-        raise ValueError(f"unknown label {target!r}; the model's labels are {names}")
-    raise TypeError(f"target must be a class index or label name, got {type(target).__name__}")
 
 
 class TextExplainer:

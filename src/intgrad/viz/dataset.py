@@ -938,7 +938,7 @@ class CohortDisplay(_Display):
             color = f"C{g % 10}"
             if signed:
                 low, high = self.ci_low[g], self.ci_high[g]
-                _signed_bars(ax, centre, bar, self.mean[g], low, high, color, group, kwargs)
+                _signed_bars(ax, centre, bar, self.mean[g], low, high, color, _label(group), kwargs)
             else:
                 style = {"height": bar, "color": color, "label": _label(group), **kwargs}
                 ax.barh(centre, np.nan_to_num(self.mean_abs[g]), **style)
