@@ -69,8 +69,9 @@ def add_drift_command(commands: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="js=0.1 (JS divergence), mean-abs-change=0.5 (relative), ndcg=0.9, or "
-        "feature:NAME=0.05 (that feature's JS threshold); repeatable",
+        help="js=0.1 (JS divergence), mean-abs-change=0.5 (relative), ndcg=0.9, "
+        "min-count=30 (never flag rarer features, e.g. words), or feature:NAME=0.05 (that "
+        "feature's JS threshold); repeatable",
     )
     drift.add_argument(
         "--group", metavar="GROUP", help="compare one group: cohort:NAME or class:LABEL"

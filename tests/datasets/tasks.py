@@ -2,7 +2,8 @@
 
 ``QuadraticTask`` explains F(x) = Σ c_i x_i² per row with zero baselines: Gauss–Legendre IG is
 exact, so every attribution is c_i x_i². A row with a missing value is refused by the task; a
-row whose output overflows to inf makes the whole call fail, so the job must isolate it.
+row whose output overflows to inf is caught by the job's finiteness check; a row holding
+``CURSED`` makes the whole call raise, so the task must isolate it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from intgrad.datasets.tasks import isolate_failures
 from tests.closed_forms import Quadratic
 
 LABELS = ("low", "high")
+CURSED = 666.0
+"""A value that makes the whole call raise, so the job must find the row by itself."""
 
 
 class QuadraticTask:
@@ -39,6 +42,7 @@ class QuadraticTask:
             None if np.isfinite(row).all() else "ValueError: missing value" for row in x
         ]
         results = ExampleResults.empty(batch.positions, batch.ids, errors)
+        errors = results.errors  # failures found below are the results' own
         results.feature_names = self.columns
         results.attributions = np.full(x.shape, np.nan)
         results.values = batch.items[list(self.columns)]
@@ -46,6 +50,8 @@ class QuadraticTask:
 
         def explain(indices: list[int]) -> None:
             rows = np.asarray(indices)
+            if (x[rows] == CURSED).any():
+                raise ValueError("a cursed row")
             with np.errstate(over="ignore", invalid="ignore"):
                 result = explainer.attribute(x[rows], steps=4, method="gausslegendre")
             results.attributions[rows] = result.attributions

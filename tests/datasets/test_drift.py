@@ -505,3 +505,24 @@ def test_the_html_table_keeps_flagged_rows_past_max_rows(drifted: DriftReport) -
     # The header, the first row, one more flagged row; the summaries' table follows.
     assert [attrs.get("class") for attrs in rows[:3]] == [None, "flagged", "flagged"]
     assert "3 more features are not shown, 1 of them flagged" in "".join(parser.text)
+
+
+def test_rare_features_are_reported_but_not_flagged_under_min_count() -> None:
+    from intgrad.datasets.summary import FeatureSummary as Features
+
+    words = ["film", "rare"]
+    reference = Features.of_pairs(
+        words, np.array([0] * 50 + [1] * 3), np.r_[np.full(50, 0.1), np.full(3, 0.1)]
+    )
+    current = Features.of_pairs(
+        words, np.array([0] * 50 + [1] * 3), np.r_[np.full(50, 0.1), np.full(3, -0.9)]
+    )
+    ref = DatasetSummary(examples=50, features=reference, metadata={"feature_kind": "tokens"})
+    cur = DatasetSummary(examples=50, features=current, metadata={"feature_kind": "tokens"})
+    assert compare(ref, cur).flagged == ("rare",)
+    strict = compare(ref, cur, thresholds=DriftThresholds.parse(["min-count=30"]))
+    assert strict.flagged == () and strict.ok
+    assert strict.row("rare").js == pytest.approx(1.0)
+    assert strict.thresholds.to_dict()["min_count"] == 30
+    with pytest.raises(ValueError, match="whole number"):
+        DriftThresholds.parse(["min-count=2.5"])

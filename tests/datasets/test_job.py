@@ -16,7 +16,7 @@ import pytest
 
 from intgrad.datasets import CsvSource, DatasetResult, DatasetSummary, explain_dataset
 from intgrad.datasets.job import plan_shards
-from tests.datasets.tasks import QuadraticTask, frame
+from tests.datasets.tasks import CURSED, QuadraticTask, frame
 
 COLUMNS = ("x", "y", "z")
 C = np.array([1.0, 2.0, 3.0])
@@ -52,17 +52,18 @@ def test_every_example_once_with_exact_attributions_and_summaries(tmp_path):
 def test_failing_examples_are_recorded_and_the_job_goes_on(tmp_path):
     data = frame(40)
     data.loc[3, "x"] = np.nan
-    data.loc[21, "y"] = 1e200  # the output overflows: the whole call fails, the row is isolated
+    data.loc[21, "y"] = 1e200  # the output overflows to inf: the engine refuses the call
+    data.loc[35, "z"] = CURSED  # the whole call raises: the task retries row by row
     result = explain_dataset(data, _task(), tmp_path, shard_size=16)
     failures = result.failures()
-    assert failures["example"].tolist() == [3, 21]
-    assert failures["error"].tolist() == [
-        "ValueError: missing value",
-        "ValueError: the model's output or attributions are not finite",
-    ]
-    assert (result.summary.examples, result.summary.failed) == (40, 2)
-    assert result.summary.features.count.tolist() == [38, 38, 38]
-    kept = data.drop(index=[3, 21])[list(COLUMNS)].to_numpy() ** 2 * C
+    assert failures["example"].tolist() == [3, 21, 35]
+    missing, overflow, cursed = failures["error"]
+    assert missing == "ValueError: missing value"
+    assert overflow.startswith("ValueError: attributions contain NaN or inf")
+    assert cursed == "ValueError: a cursed row"
+    assert (result.summary.examples, result.summary.failed) == (40, 3)
+    assert result.summary.features.count.tolist() == [37, 37, 37]
+    kept = data.drop(index=[3, 21, 35])[list(COLUMNS)].to_numpy() ** 2 * C
     np.testing.assert_allclose(result.summary.features.mean, kept.mean(0), rtol=1e-12)
 
 
@@ -172,3 +173,17 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="no rows"):
         CsvSource(header)
     assert [(s.start, s.stop) for s in plan_shards(5, 2)] == [(0, 2), (2, 4), (4, 5)]
+
+
+def test_results_with_non_finite_values_are_marked_failed():
+    from intgrad.datasets.records import ExampleResults, reject_non_finite
+
+    results = ExampleResults.empty(np.arange(3), ["a", "b", "c"], [None, None, "ValueError: x"])
+    results.f_input[:], results.f_baseline[:], results.delta[:] = 1.0, 0.0, 0.0
+    results.feature_names, results.attributions = ("x",), np.array([[1.0], [np.inf], [np.nan]])
+    reject_non_finite(results)
+    assert results.errors == [
+        None,
+        "ValueError: the model's output or attributions are not finite",
+        "ValueError: x",
+    ]

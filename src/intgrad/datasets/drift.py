@@ -77,7 +77,12 @@ FLAGS = (FLAG_JS, FLAG_MEAN_ABS, FLAG_ABSENT, FLAG_NEW)
 # Metadata that must agree (where both summaries have it) for a comparison to mean anything.
 _SAME_KIND_KEYS = ("task", "feature_kind", "map_shape")
 _GROUP_KINDS = ("cohort", "class")
-_THRESHOLD_KEYS = {"js": "js", "mean-abs-change": "mean_abs_change", "ndcg": "ndcg"}
+_THRESHOLD_KEYS = {
+    "js": "js",
+    "mean-abs-change": "mean_abs_change",
+    "ndcg": "ndcg",
+    "min-count": "min_count",
+}
 
 
 # --- thresholds ------------------------------------------------------------------------------
@@ -85,7 +90,10 @@ _THRESHOLD_KEYS = {"js": "js", "mean-abs-change": "mean_abs_change", "ndcg": "nd
 
 def _checked_threshold(key: str, value: float) -> float:
     value = float(value)
-    if key == "mean_abs_change":
+    if key == "min_count":
+        if not (value >= 0 and float(value).is_integer()):
+            raise ValueError(f"the min-count threshold must be a whole number >= 0, got {value!r}")
+    elif key == "mean_abs_change":
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"the mean-abs-change threshold must be >= 0, got {value!r}")
     elif not 0.0 <= value <= 1.0:
@@ -104,15 +112,19 @@ class DriftThresholds:
             1.5 times the reference's).
         ndcg: the report breaches when the nDCG of the ranking is below this (Clarify: 0.9).
         per_feature: feature name → its own JS threshold, instead of ``js``.
+        min_count: a feature observed fewer times than this (on the side that has fewer) is
+            reported but never flagged — rare words of a text dataset would otherwise drift by
+            sampling noise alone (default 0: every feature can be flagged).
     """
 
     js: float = 0.1
     mean_abs_change: float = 0.5
     ndcg: float = 0.9
     per_feature: Mapping[str, float] = field(default_factory=dict, hash=False)
+    min_count: float = 0
 
     def __post_init__(self) -> None:
-        for key in ("js", "mean_abs_change", "ndcg"):
+        for key in ("js", "mean_abs_change", "ndcg", "min_count"):
             object.__setattr__(self, key, _checked_threshold(key, getattr(self, key)))
         own = {str(k): _checked_threshold(f"feature:{k}", v) for k, v in self.per_feature.items()}
         object.__setattr__(self, "per_feature", own)
@@ -134,7 +146,12 @@ class DriftThresholds:
                 number or out of range; the message names the spec.
         """
         base = base or cls()
-        values = {"js": base.js, "mean_abs_change": base.mean_abs_change, "ndcg": base.ndcg}
+        values = {
+            "js": base.js,
+            "mean_abs_change": base.mean_abs_change,
+            "ndcg": base.ndcg,
+            "min_count": base.min_count,
+        }
         own = dict(base.per_feature)
         for spec in specs:
             key, value = _parse_spec(spec)
@@ -150,6 +167,7 @@ class DriftThresholds:
             "mean_abs_change": self.mean_abs_change,
             "ndcg": self.ndcg,
             "per_feature": dict(self.per_feature),
+            "min_count": int(self.min_count),
         }
 
 
@@ -160,7 +178,7 @@ def _parse_spec(spec: str) -> tuple[str, float]:
     if not equals or not key:
         raise ValueError(
             f"threshold {spec!r}: expected KEY=VALUE with KEY one of js, mean-abs-change, "
-            "ndcg or feature:NAME"
+            "ndcg, min-count or feature:NAME"
         )
     if key.startswith("feature:"):
         if not key[len("feature:") :]:
@@ -171,7 +189,7 @@ def _parse_spec(spec: str) -> tuple[str, float]:
         if not field_name:
             raise ValueError(
                 f"threshold {spec!r}: unknown key {key!r} "
-                "(expected js, mean-abs-change, ndcg or feature:NAME)"
+                "(expected js, mean-abs-change, ndcg, min-count or feature:NAME)"
             )
     try:
         value = float(text)
@@ -411,11 +429,15 @@ def _mean_shift_z(ref: FeatureSummary, cur: FeatureSummary) -> np.ndarray:
     return np.where(np.isnan(spread), np.nan, np.where(spread > 0, z, degenerate))
 
 
-def _flags(row: dict[str, Any], change_threshold: float) -> tuple[str, ...]:
+def _flags(row: dict[str, Any], change_threshold: float, min_count: float) -> tuple[str, ...]:
+    if max(row["count_reference"], row["count_current"]) < min_count:
+        return ()
     if not row["count_current"]:
         return (FLAG_ABSENT,)
     if not row["count_reference"]:
         return (FLAG_NEW,)
+    if min(row["count_reference"], row["count_current"]) < min_count:
+        return ()
     flags = []
     if row["js"] > row["js_threshold"]:
         flags.append(FLAG_JS)
@@ -451,7 +473,8 @@ def _rows(
             rank_current=ranks_b[i],
             js_threshold=thresholds.js_for(name),
         )
-        rows.append(FeatureDrift(**row, flags=_flags(row, thresholds.mean_abs_change)))
+        flags = _flags(row, thresholds.mean_abs_change, thresholds.min_count)
+        rows.append(FeatureDrift(**row, flags=flags))
     return rows
 
 

@@ -196,12 +196,13 @@ def summarise(
 
 
 def _table(results: ExampleResults) -> Any:
-    import pandas as pd
+    """The shard's rows as an Arrow table (built from the arrays directly, not via pandas)."""
+    import pyarrow as pa
 
     columns: dict[str, Any] = {
         "example": results.positions,
         "id": results.ids,
-        "error": results.errors,
+        "error": pa.array(results.errors, type=pa.string()),
         "target": results.target,
         "target_label": results.target_label,
         "predicted": results.predicted,
@@ -218,20 +219,22 @@ def _table(results: ExampleResults) -> Any:
             if name in results.values.columns:
                 columns[VALUE_PREFIX + name] = _parquet_column(results.values[name])
     if results.tokens is not None:
-        columns["tokens"] = [list(t) for t in results.tokens]
-        columns["token_attributions"] = [
-            np.asarray(a, np.float64).tolist() for a in results.token_attributions or []
-        ]
-    return pd.DataFrame(columns)
+        columns["tokens"] = pa.array([list(t) for t in results.tokens], pa.list_(pa.string()))
+        columns["token_attributions"] = pa.array(
+            [np.asarray(a, np.float64) for a in results.token_attributions or []],
+            pa.list_(pa.float64()),
+        )
+    return pa.table(columns)
 
 
 def _parquet_column(series: Any) -> Any:
     # Parquet needs one type per column: numbers stay numbers, anything else becomes text.
     import pandas as pd
+    import pyarrow as pa
 
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return series.astype("string").to_numpy(dtype=object, na_value=None)
+    return pa.array(series.astype("string").to_numpy(dtype=object, na_value=None), pa.string())
 
 
 def write_shard(
@@ -241,10 +244,9 @@ def write_shard(
     shard: dict[str, int],
 ) -> None:
     """Write one shard's rows and its summary as a Parquet file, atomically."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(_table(results), preserve_index=False)
+    table = _table(results)
     metadata = dict(table.schema.metadata or {})
     metadata[_SUMMARY_KEY] = json.dumps(summary.to_dict(), separators=(",", ":")).encode()
     metadata[_SHARD_KEY] = json.dumps(shard).encode()

@@ -144,6 +144,7 @@ class TextTask(_Lazy):
         texts = list(batch.items)
         errors: list[str | None] = [_text_error(t) for t in texts]
         results = ExampleResults.empty(batch.positions, batch.ids, errors)
+        errors = results.errors  # failures found below are the results' own
         results.tokens = [() for _ in texts]
         results.token_attributions = [np.zeros(0) for _ in texts]
         explainer = self.session(lambda: TextExplainer(self.model))
@@ -277,6 +278,7 @@ class ImageTask(_Lazy):
                 images.append(None)
                 errors.append(_one_line(error))
         results = ExampleResults.empty(batch.positions, batch.ids, errors)
+        errors = results.errors  # failures found below are the results' own
         results.feature_names = cell_names(self.cells)
         results.attributions = np.full((len(images), self.cells**2), np.nan)
 
@@ -349,10 +351,9 @@ class TabularTask(_Lazy):
         from intgrad.tabular import TabularExplainer
 
         frame = batch.items
-        errors: list[str | None] = [
-            None if e is None else f"ValueError: {e}" for e in self.model.schema.check_rows(frame)
-        ]
+        errors: list[str | None] = [None] * len(frame)
         results = ExampleResults.empty(batch.positions, batch.ids, errors)
+        errors = results.errors  # failures found below are the results' own
         results.feature_names = self.columns
         results.attributions = np.full((len(frame), len(self.columns)), np.nan)
         results.values = frame.reindex(columns=list(self.columns))
@@ -383,7 +384,12 @@ class TabularTask(_Lazy):
                 results.target_label[row] = labels[results.target[row]]
                 results.predicted_label[row] = labels[results.predicted[row]]
 
-        isolate_failures(explain, [i for i, e in enumerate(errors) if e is None], errors)
+        try:  # the common case, every row readable: one call, the schema's checks not repeated
+            explain(list(range(len(frame))))
+        except _EXPLAIN_ERRORS:
+            checked = self.model.schema.check_rows(frame)
+            errors[:] = [None if e is None else f"ValueError: {e}" for e in checked]
+            isolate_failures(explain, [i for i, e in enumerate(errors) if e is None], errors)
         return results
 
 
