@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intgrad._cli_errors import EXIT_FAILED, UsageError, report_warning
+from intgrad._cli_errors import EXIT_FAILED, UsageError, positive_int, report_warning
 
 __all__ = ["add_dataset_commands", "run_dataset", "run_tabular"]
 
@@ -35,7 +35,10 @@ def _job_options(
     parser.add_argument("--method", choices=methods, help="quadrature rule of a fixed --steps")
     parser.add_argument("--target", help="class name or index to explain (default: predicted)")
     parser.add_argument(
-        "--shard-size", type=int, default=512, help="examples per shard (default %(default)s)"
+        "--shard-size",
+        type=positive_int,
+        default=512,
+        help="examples per shard (default %(default)s)",
     )
     parser.add_argument(
         "--cohort",
@@ -45,7 +48,7 @@ def _job_options(
         help="summarise each value of COLUMN separately (repeatable)",
     )
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
-    parser.add_argument("--workers", type=int, default=2, help="Ray actors (default 2)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="Ray actors (default 2)")
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -80,7 +83,7 @@ def add_dataset_commands(commands: Any, steps: Callable[[str], Any], methods: An
     _job_options(explain, steps, methods)
     adult = actions.add_parser("adult", help="write the bundled UCI Adult rows as CSV")
     adult.add_argument("--split", choices=("train", "test"), default="train")
-    adult.add_argument("--rows", type=int, help="a seeded random sample of this many rows")
+    adult.add_argument("--rows", type=positive_int, help="a seeded random sample of this many rows")
     adult.add_argument(
         "--resample-by",
         metavar="COLUMN",
@@ -95,7 +98,7 @@ def add_dataset_commands(commands: Any, steps: Callable[[str], Any], methods: An
     dataset.add_argument("--column", help="the CSV column holding the texts (default 'text')")
     dataset.add_argument("--model", help="the model (default: the embedded one of the kind)")
     dataset.add_argument("--baseline", help="default: black (images), pad (text)")
-    dataset.add_argument("--cells", type=int, default=14, help="reduced map side (images)")
+    dataset.add_argument("--cells", type=positive_int, default=14, help="reduced map side (images)")
     _job_options(dataset, steps, methods)
 
 
@@ -113,10 +116,6 @@ def _progress(quiet: bool) -> Callable[[int, int], None] | None:
 
 
 def _check_job_arguments(args: argparse.Namespace) -> None:
-    if args.shard_size < 1:
-        raise UsageError(f"--shard-size must be >= 1, got {args.shard_size}")
-    if args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.steps == "auto" and args.method is not None:
         raise UsageError("--method applies to a fixed --steps; omit it with --steps auto")
     if args.output_dir.exists() and not args.output_dir.is_dir():
@@ -299,8 +298,6 @@ def _run_adult(args: argparse.Namespace) -> int:
     frame = load_adult(args.split)
     generator = np.random.default_rng(args.seed)
     rows = len(frame) if args.rows is None else args.rows
-    if rows < 1:
-        raise UsageError(f"--rows must be >= 1, got {rows}")
     weights = None
     if args.resample_by is not None:
         if args.resample_by not in frame.columns:

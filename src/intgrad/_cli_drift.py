@@ -24,23 +24,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from intgrad._cli_errors import EXIT_DRIFT, UsageError
+from intgrad._cli_errors import EXIT_DRIFT, UsageError, positive_int
 
 __all__ = ["add_drift_command", "run_drift"]
-"""The exit code of a comparison that breached a threshold (1 is failure, 2 bad usage)."""
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _NAME_WIDTH = 28
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def add_drift_command(commands: Any) -> None:
@@ -77,15 +66,15 @@ def add_drift_command(commands: Any) -> None:
         "--group", metavar="GROUP", help="compare one group: cohort:NAME or class:LABEL"
     )
     drift.add_argument(
-        "--bins", type=_positive_int, default=20, help="JS divergence bins (default 20)"
+        "--bins", type=positive_int, default=20, help="JS divergence bins (default 20)"
     )
     drift.add_argument(
-        "--top-k", type=_positive_int, default=None, help="rank positions the nDCG counts"
+        "--top-k", type=positive_int, default=None, help="rank positions the nDCG counts"
     )
     drift.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     drift.add_argument("--html", type=Path, metavar="FILE", help="write the report as HTML")
     drift.add_argument(
-        "--rows", type=_positive_int, default=10, help="features shown on stdout (default 10)"
+        "--rows", type=positive_int, default=10, help="features shown on stdout (default 10)"
     )
 
 

@@ -6,6 +6,7 @@ A module of its own so that ``python -m intgrad.cli`` (where ``intgrad.cli`` run
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_USAGE",
     "UsageError",
+    "positive_int",
     "report_error",
     "report_warning",
 ]
@@ -40,3 +42,14 @@ def report_error(message: object) -> None:
 def report_warning(message: object) -> None:
     """``intgrad: warning: <first line of message>`` on stderr."""
     print(f"intgrad: warning: {_first_line(message)}", file=sys.stderr)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (else a one-line usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value

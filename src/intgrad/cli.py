@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from intgrad import METHODS
-from intgrad._cli_errors import EXIT_FAILED, EXIT_USAGE, UsageError, report_error
+from intgrad._cli_errors import EXIT_FAILED, EXIT_USAGE, UsageError, positive_int, report_error
 
 # intgrad.images (PyTorch, Pillow) and intgrad.viz (matplotlib) are imported where used, inside
 # main(), so that a missing extra is reported in one line like any other failure.
@@ -32,18 +32,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _steps(text: str) -> int | str:
-    return "auto" if text == "auto" else _positive_int(text)
+    return "auto" if text == "auto" else positive_int(text)
 
 
 def _tolerance(text: str) -> float:
@@ -82,7 +72,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MODEL,
         help=f"one of {', '.join(available_models())} (default %(default)s)",
     )
-    parser.add_argument("--top-k", type=_positive_int, default=3, help="classes to report")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="classes to report")
     parser.add_argument(
         "--resize",
         choices=RESIZE_MODES,
@@ -142,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="path points per model call (bounds memory)",
     )
