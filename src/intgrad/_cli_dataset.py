@@ -19,7 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intgrad._cli_errors import EXIT_FAILED, UsageError, positive_int, report_warning
+from intgrad._cli_errors import (
+    EXIT_FAILED,
+    UsageError,
+    positive_int,
+    progress_bar,
+    report_warning,
+)
 
 __all__ = ["add_dataset_commands", "run_dataset", "run_tabular"]
 
@@ -102,19 +108,6 @@ def add_dataset_commands(commands: Any, steps: Callable[[str], Any], methods: An
     _job_options(dataset, steps, methods)
 
 
-def _progress(quiet: bool) -> Callable[[int, int], None] | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        filled = int(30 * done / total)
-        end = "\n" if done == total else ""
-        bar = "#" * filled + "." * (30 - filled)
-        print(f"\rexamples: [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-    return show
-
-
 def _check_job_arguments(args: argparse.Namespace) -> None:
     if args.steps == "auto" and args.method is not None:
         raise UsageError("--method applies to a fixed --steps; omit it with --steps auto")
@@ -146,7 +139,7 @@ def _run_job(args: argparse.Namespace, data: Any, task: Any) -> Any:
         engine=args.engine,
         workers=args.workers,
         overwrite=args.overwrite,
-        progress=_progress(args.quiet),
+        progress=progress_bar("examples", args.quiet),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 __all__ = [
     "EXIT_DRIFT",
@@ -15,6 +16,7 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "positive_int",
+    "progress_bar",
     "report_error",
     "report_warning",
 ]
@@ -53,3 +55,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def progress_bar(name: str, quiet: bool) -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` drawing a bar on stderr, or ``None`` (quiet, or no terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = int(30 * done / total)
+        end = "\n" if done == total else ""
+        bar = "#" * filled + "." * (30 - filled)
+        print(f"\r{name}: [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show

@@ -14,14 +14,21 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from intgrad import METHODS
-from intgrad._cli_errors import EXIT_FAILED, EXIT_USAGE, UsageError, positive_int, report_error
+from intgrad._cli_errors import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    UsageError,
+    positive_int,
+    progress_bar,
+    report_error,
+)
 
 # intgrad.images (PyTorch, Pillow) and intgrad.viz (matplotlib) are imported where used, inside
 # main(), so that a missing extra is reported in one line like any other failure.
@@ -242,23 +249,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise UsageError(f"unknown colormap {args.cmap!r} for --cmap")
 
 
-def _progress_bar(name: str, quiet: bool) -> Callable[[int, int], None] | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        filled = int(30 * done / total)
-        end = "\n" if done == total else ""
-        print(
-            f"\r{name}: [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
-
-    return show
-
-
 def _unique_stem(name: str, used: set[str]) -> str:
     stem = Path(name).stem or "image"
     candidate, counter = stem, 2
@@ -312,7 +302,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         seed=args.seed,
         top_k=args.top_k,
         resize=args.resize,
-        progress=_progress_bar(name, args.quiet),
+        progress=progress_bar(name, args.quiet),
     )
     files = _files(explanation, args)
     summary = {"image": name, **explanation.summary()}

@@ -41,7 +41,7 @@ from intgrad.datasets.sources import ExampleSource, as_source
 from intgrad.datasets.summary import SUMMARY_FILE, DatasetSummary
 from intgrad.datasets.tasks import DatasetTask, default_task
 
-__all__ = ["ENGINES", "JOB_FILE", "DatasetResult", "Shard", "explain_dataset", "run_shard"]
+__all__ = ["ENGINES", "JOB_FILE", "DatasetResult", "Shard", "ShardJob", "explain_dataset"]
 
 ENGINES = ("local", "ray")
 JOB_FILE = "job.json"
@@ -75,28 +75,44 @@ def shard_path(directory: Path, index: int) -> Path:
     return directory / SHARD_DIRECTORY / f"part-{index:05d}.parquet"
 
 
-def run_shard(
-    task: DatasetTask,
-    source: ExampleSource,
-    cohorts: Sequence[Cohort],
-    shard: Shard,
-    directory: Path,
-    metadata: dict[str, Any],
-) -> Path:
-    """Explain one shard and write its file; a shard already written is left as it is."""
-    path = shard_path(directory, shard.index)
-    if path.exists():
+@dataclass(frozen=True)
+class ShardJob:
+    """What explains and writes any shard of one job: picklable, so a Ray actor holds one.
+
+    Attributes:
+        task: explains a shard's examples.
+        source: reads them.
+        cohorts: the cohorts each shard's summary keeps.
+        directory: the job directory.
+        metadata: the summaries' metadata (the job's settings).
+    """
+
+    task: DatasetTask
+    source: ExampleSource
+    cohorts: tuple[Cohort, ...]
+    directory: Path
+    metadata: dict[str, Any]
+
+    def missing(self, shards: Sequence[Shard]) -> list[Shard]:
+        """The shards whose files are not written yet."""
+        return [s for s in shards if not shard_path(self.directory, s.index).exists()]
+
+    def run(self, shard: Shard) -> Path:
+        """Explain one shard and write its file; a shard already written is left as it is."""
+        path = shard_path(self.directory, shard.index)
+        if path.exists():
+            return path
+        batch = self.source.read(shard.start, shard.stop)
+        results = self.task.explain(batch)
+        if len(results.errors) != len(batch.ids):
+            raise RuntimeError(
+                f"the task returned {len(results.errors)} results for {len(batch.ids)} examples"
+            )
+        reject_non_finite(results)
+        members = cohort_membership(self.cohorts, batch.frame, len(batch.ids))
+        summary = summarise(results, members, self.metadata)
+        write_shard(path, results, summary, shard.as_dict())
         return path
-    batch = source.read(shard.start, shard.stop)
-    results = task.explain(batch)
-    if len(results.errors) != len(batch.ids):
-        raise RuntimeError(
-            f"the task returned {len(results.errors)} results for {len(batch.ids)} examples"
-        )
-    reject_non_finite(results)
-    members = cohort_membership(cohorts, batch.frame, len(batch.ids))
-    write_shard(path, results, summarise(results, members, metadata), shard.as_dict())
-    return path
 
 
 @dataclass(frozen=True)
@@ -131,9 +147,13 @@ class DatasetResult:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def _prefixed(self, prefix: str) -> Any:
-        frame = self.frame()
+        import pyarrow.parquet as pq
+
+        # Only the columns asked for are read (shards share their columns).
+        names = pq.read_schema(self.shards[0]).names if self.shards else []
+        chosen = [c for c in names if c.startswith(prefix)]
+        frame = self.frame(["example", "error", *chosen])
         explained = frame[frame["error"].isna()]
-        chosen = [c for c in frame.columns if c.startswith(prefix)]
         out = explained[chosen].rename(columns=lambda c: c[len(prefix) :])
         out.index = explained["example"].to_numpy()
         out.index.name = "example"
@@ -294,25 +314,25 @@ def explain_dataset(
     _check_cohorts(source, cohorts)
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    job = _job_record(chosen, source, shard_size, cohorts)
-    _prepare_directory(directory, job, resume, overwrite)
+    record = _job_record(chosen, source, shard_size, cohorts)
+    _prepare_directory(directory, record, resume, overwrite)
+    job = ShardJob(chosen, source, tuple(cohorts), directory, _metadata(record))
     shards = plan_shards(len(source), shard_size)
-    done = [s for s in shards if shard_path(directory, s.index).exists()]
-    todo = [s for s in shards if not shard_path(directory, s.index).exists()]
-    metadata = _metadata(job)
-    report = _Report(progress, len(source), sum(s.stop - s.start for s in done))
+    todo = job.missing(shards)
+    done = len(shards) - len(todo)
+    report = _Report(progress, len(source), len(source) - sum(s.stop - s.start for s in todo))
     if engine == "local":
         for shard in todo:
-            run_shard(chosen, source, cohorts, shard, directory, metadata)
+            job.run(shard)
             report(shard.stop - shard.start)
     else:
         from intgrad.datasets.ray_engine import run_on_ray
 
-        run_on_ray(chosen, source, cohorts, todo, directory, metadata, workers, use_gpu, report)
-    summary = merge_shards(directory, shards, metadata)
+        run_on_ray(job, todo, workers, use_gpu, report)
+    summary = merge_shards(directory, shards, job.metadata)
     summary.save(directory / SUMMARY_FILE)
     paths = tuple(shard_path(directory, s.index) for s in shards)
-    return DatasetResult(directory, summary, paths, len(done))
+    return DatasetResult(directory, summary, paths, done)
 
 
 class _Report:

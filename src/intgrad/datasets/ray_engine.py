@@ -17,14 +17,11 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from intgrad.datasets.records import Cohort
-from intgrad.datasets.sources import ExampleSource
-from intgrad.datasets.tasks import DatasetTask
+from intgrad.datasets.job import Shard, ShardJob
 
 __all__ = ["LOCAL_CLUSTER_ENV", "local_cluster_options", "run_on_ray"]
 
@@ -60,32 +57,15 @@ def local_cluster_options(workers: int) -> dict[str, Any]:
 
 
 class _ShardWorker:
-    """A Ray Data actor: one task (one explanation session) explaining shard after shard."""
+    """A Ray Data actor: one job (so one explanation session) explaining shard after shard."""
 
-    def __init__(
-        self,
-        task: DatasetTask,
-        source: ExampleSource,
-        cohorts: Sequence[Cohort],
-        directory: str,
-        metadata: dict[str, Any],
-    ) -> None:
-        self.task, self.source, self.cohorts = task, source, cohorts
-        self.directory, self.metadata = Path(directory), metadata
+    def __init__(self, job: ShardJob) -> None:
+        self.job = job
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from intgrad.datasets.job import Shard, run_shard
-
         for index, start, stop in zip(batch["index"], batch["start"], batch["stop"], strict=True):
-            shard = Shard(int(index), int(start), int(stop))
-            run_shard(self.task, self.source, self.cohorts, shard, self.directory, self.metadata)
+            self.job.run(Shard(int(index), int(start), int(stop)))
         return {"index": np.asarray(batch["index"], np.int64)}
-
-
-def _missing(shards: Sequence[Any], directory: Path) -> list[Any]:
-    from intgrad.datasets.job import shard_path
-
-    return [s for s in shards if not shard_path(directory, s.index).exists()]
 
 
 def _has_gpu(ray: Any) -> bool:
@@ -93,12 +73,8 @@ def _has_gpu(ray: Any) -> bool:
 
 
 def run_on_ray(
-    task: DatasetTask,
-    source: ExampleSource,
-    cohorts: Sequence[Cohort],
-    shards: Sequence[Any],
-    directory: Path,
-    metadata: dict[str, Any],
+    job: ShardJob,
+    shards: Sequence[Shard],
     workers: int,
     use_gpu: bool | None,
     report: Callable[[int], None],
@@ -116,9 +92,7 @@ def run_on_ray(
         ray.init(**local_cluster_options(workers))
     try:
         with _quiet(ray, started_here):
-            _run_passes(
-                ray, task, source, cohorts, shards, directory, metadata, workers, use_gpu, report
-            )
+            _run_passes(ray, job, shards, workers, use_gpu, report)
     finally:
         if started_here:
             ray.shutdown()
@@ -144,12 +118,8 @@ def _quiet(ray: Any, private: bool) -> Iterator[None]:
 
 def _run_passes(
     ray: Any,
-    task: DatasetTask,
-    source: ExampleSource,
-    cohorts: Sequence[Cohort],
-    shards: Sequence[Any],
-    directory: Path,
-    metadata: dict[str, Any],
+    job: ShardJob,
+    shards: Sequence[Shard],
     workers: int,
     use_gpu: bool | None,
     report: Callable[[int], None],
@@ -158,13 +128,13 @@ def _run_passes(
     sizes = {s.index: s.stop - s.start for s in shards}
     failure: BaseException | None = None
     for _ in range(_PASSES):
-        todo = _missing(shards, directory)
+        todo = job.missing(shards)
         if not todo:
             return
         rows = [{"index": s.index, "start": s.start, "stop": s.stop} for s in todo]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             _ShardWorker,
-            fn_constructor_args=(task, source, list(cohorts), str(directory), metadata),
+            fn_constructor_args=(job,),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=min(workers, len(rows))),
             num_cpus=1,
@@ -175,5 +145,5 @@ def _run_passes(
                 report(sizes[int(row["index"])])
         except Exception as error:  # an actor lost beyond Ray's retries: run what is missing
             failure = error
-    if _missing(shards, directory):
+    if job.missing(shards):
         raise RuntimeError(f"the Ray engine could not finish every shard: {failure}")

@@ -6,9 +6,10 @@ A task turns a :class:`~intgrad.datasets.sources.Batch` into
 worker receives it whole and builds its own explanation session on first use — and its
 ``settings()`` are part of a job's identity, so a resumed job cannot mix settings.
 
-An example that cannot be explained (a bad row, an empty text, an unreadable image, a model
-whose output is NaN) gets its one-line error and the others go on: a batch that fails as a
-whole is retried one example at a time to find the culprit.
+An example that cannot be explained (a bad row, an empty text, an unreadable image) gets its
+one-line error and the others go on: a batch that fails as a whole is retried one example at a
+time to find the culprit. Non-finite outputs are caught once for every task, by
+:meth:`~intgrad.datasets.job.ShardJob.run`.
 """
 
 from __future__ import annotations
@@ -173,8 +174,6 @@ def _text_error(text: object) -> str | None:
 
 
 def _fill_text(results: ExampleResults, index: int, explanation: Any, lowercase: bool) -> None:
-    result = explanation.result
-    _check_finite_result(result)
     words = [w for w in explanation.words if not w.special]
     assert results.tokens is not None and results.token_attributions is not None
     results.tokens[index] = tuple(w.text.lower() if lowercase else w.text for w in words)
@@ -183,19 +182,14 @@ def _fill_text(results: ExampleResults, index: int, explanation: Any, lowercase:
     results.target_label[index] = explanation.target_label
     results.predicted[index] = explanation.predicted
     results.predicted_label[index] = explanation.predicted_label
-    _fill_outputs(results, index, result)
+    _fill_outputs(results, index, explanation.result)
 
 
-def _check_finite_result(result: Any) -> None:
-    values = [result.f_input, result.f_baseline, result.delta, result.attribution_sums]
-    if not all(v is not None and np.isfinite(v).all() for v in values):
-        raise ValueError("the model's output or its attributions are not finite")
-
-
-def _fill_outputs(results: ExampleResults, index: int, result: Any, row: int = 0) -> None:
-    results.f_input[index] = float(result.f_input[row])
-    results.f_baseline[index] = float(result.f_baseline[row])
-    results.delta[index] = float(result.delta[row])
+def _fill_outputs(results: ExampleResults, index: int, result: Any) -> None:
+    """F(x), F(x′) and the gap of a one-example result (non-finite ones: see ShardJob.run)."""
+    results.f_input[index] = float(result.f_input[0])
+    results.f_baseline[index] = float(result.f_baseline[0])
+    results.delta[index] = float(result.delta[0])
 
 
 def reduce_map(attributions: np.ndarray, cells: int) -> np.ndarray:
@@ -293,7 +287,6 @@ class ImageTask(_Lazy):
                 batch_size=self.batch_size,
             )
             for index, explanation in zip(indices, explained, strict=True):
-                _check_finite_result(explanation.result)
                 assert results.attributions is not None
                 results.attributions[index] = reduce_map(
                     explanation.attributions, self.cells
