@@ -153,7 +153,7 @@ class Steps:
         ops, path = self.ops, self.path
         points = path.points(ops, arrays, rows)
         values, grads = ops.value_and_grad(lambda p: self._selected(arrays, p, rows), points)
-        added = path.contribution(ops, rows, grads, state)
+        added = path.contribution(ops, arrays, rows, grads, state)
         slots = rows.start_index if path.per_start else rows.example_index
         state = tuple(ops.scatter_add(a, slots, c) for a, c in zip(state, added, strict=True))
         count = sum(int(np.prod(ops.shape(g)[1:])) for g in grads)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from intgrad._core.backend import CallArrays
 from intgrad._core.primitives import ArrayOps, DeviceRows
 
-__all__ = ["Path", "StraightLine"]
+__all__ = ["AtEnds", "Path", "StraightLine"]
 
 
 class Path(Protocol):
@@ -33,7 +33,12 @@ class Path(Protocol):
         ...
 
     def contribution(
-        self, ops: ArrayOps, rows: DeviceRows, grads: tuple[Any, ...], state: tuple[Any, ...]
+        self,
+        ops: ArrayOps,
+        arrays: CallArrays,
+        rows: DeviceRows,
+        grads: tuple[Any, ...],
+        state: tuple[Any, ...],
     ) -> tuple[Any, ...]:
         """What each row adds to its slot, in the accumulators' dtypes."""
         ...
@@ -74,12 +79,14 @@ class StraightLine:
         return tuple(points)
 
     def contribution(
-        self, ops: ArrayOps, rows: DeviceRows, grads: tuple[Any, ...], state: tuple[Any, ...]
+        self,
+        ops: ArrayOps,
+        arrays: CallArrays,
+        rows: DeviceRows,
+        grads: tuple[Any, ...],
+        state: tuple[Any, ...],
     ) -> tuple[Any, ...]:
-        return tuple(
-            ops.cast(g, acc) * ops.per_row(rows.weights, acc)
-            for g, acc in zip(grads, state, strict=True)
-        )
+        return weighted_gradients(ops, rows, grads, state)
 
     def slot_attributions(
         self, ops: ArrayOps, arrays: CallArrays, state: tuple[Any, ...]
@@ -90,3 +97,45 @@ class StraightLine:
             acc * ops.cast(ops.take(end, arrays.start_owner) - start, acc)
             for acc, end, start in zip(state, arrays.ends, arrays.starts, strict=True)
         )
+
+
+def weighted_gradients(
+    ops: ArrayOps, rows: DeviceRows, grads: tuple[Any, ...], state: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """``w · ∂F/∂x`` per row, in the accumulators' dtypes."""
+    return tuple(
+        ops.cast(g, acc) * ops.per_row(rows.weights, acc)
+        for g, acc in zip(grads, state, strict=True)
+    )
+
+
+class AtEnds:
+    """No path: every row evaluates its example's end point x; a slot accumulates w · ∂F/∂x.
+
+    What :meth:`~intgrad.Explainer.gradients` and :meth:`~intgrad.Explainer.evaluate` run (one
+    row per example, weight 1), and what a method with its own path (Guided IG) steps on.
+    """
+
+    per_start = False
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return ("at-ends",)
+
+    def points(self, ops: ArrayOps, arrays: CallArrays, rows: DeviceRows) -> tuple[Any, ...]:
+        return tuple(ops.take(end, rows.example_index) for end in arrays.ends)
+
+    def contribution(
+        self,
+        ops: ArrayOps,
+        arrays: CallArrays,
+        rows: DeviceRows,
+        grads: tuple[Any, ...],
+        state: tuple[Any, ...],
+    ) -> tuple[Any, ...]:
+        return weighted_gradients(ops, rows, grads, state)
+
+    def slot_attributions(
+        self, ops: ArrayOps, arrays: CallArrays, state: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return state

@@ -16,7 +16,14 @@ from intgrad._core.loop import Feedback, Plan, PlanGenerator, PlanReport
 from intgrad._core.quadrature import QuadratureRule
 from intgrad._core.result import PathRecord
 
-__all__ = ["endpoint_rows", "fixed_rule", "path_records", "slot_rows"]
+__all__ = [
+    "OncePerExample",
+    "endpoint_rows",
+    "fixed_rule",
+    "once_per_example",
+    "path_records",
+    "slot_rows",
+]
 
 
 def slot_rows(
@@ -100,3 +107,46 @@ def fixed_rule(
         forward_evaluations=1 + owners.size // num_examples if compute_delta else 0,
         paths=path_records([rows], [result], owners.size, num_examples) if record else (),
     )
+
+
+class OncePerExample:
+    """A planner factory: one row per example at its end point, weight 1, and F there.
+
+    With ``gradients=False`` the row is forward only. ``f_input`` reports F(x); there is no
+    start point to evaluate, so ``f_start`` is ``None``.
+    """
+
+    rows_per_slot = 1
+    method = "none"
+
+    def __init__(self, gradients: bool) -> None:
+        self.gradients = gradients
+
+    def __call__(
+        self, owners: np.ndarray, num_examples: int, compute_delta: bool, record: bool
+    ) -> PlanGenerator:
+        examples = np.arange(num_examples, dtype=np.int64)
+        rows = Rows(
+            example_index=examples,
+            alphas=np.ones(num_examples),
+            weights=np.ones(num_examples),
+            start_index=examples,
+        )
+        feedback = None
+        if self.gradients:
+            feedback = yield Plan(rows, gradients=True)
+        if feedback is None or feedback.outputs is None:  # gradient plans report F when recorded
+            feedback = yield Plan(Rows(examples, rows.alphas, 0 * rows.weights, examples), False)
+        return PlanReport(
+            f_input=feedback.outputs,
+            f_start=None,
+            steps=np.full(owners.size, int(self.gradients), dtype=np.int64),
+            estimated_error=None,
+            forward_evaluations=1,
+            paths=(),
+        )
+
+
+def once_per_example(gradients: bool) -> OncePerExample:
+    """The planner factory of :class:`OncePerExample`."""
+    return OncePerExample(gradients)

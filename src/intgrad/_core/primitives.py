@@ -7,7 +7,8 @@ call only these. Values of type ``T`` are the framework's arrays (``torch.Tensor
 
 The operations fall in three groups: moving data (``from_host``, ``to_host``, ``take``,
 ``concat``), arithmetic the paths need (``per_row``, ``zeros``, ``scatter_add``, ``row_sums``,
-``cast``), and differentiation (``value_and_grad``, ``value``), plus the four operations that
+``cast``, ``exp``, ``einsum``), and differentiation (``value_and_grad``, ``value``,
+``hessian_vector``), plus the four operations that
 pick the explained scalar from a model's output (``softmax``, ``shape``, ``reshape``,
 ``take_columns``). ``compile`` turns a step into the framework's compiled form (``jax.jit``,
 ``tf.function``; the identity for eager frameworks).
@@ -98,6 +99,25 @@ class ArrayOps(Protocol):
 
     def value(self, f: Callable[[tuple[T, ...]], T], points: tuple[T, ...]) -> T:
         """``f(points)`` without recording anything for differentiation."""
+        ...
+
+    def hessian_vector(
+        self, f: Callable[[tuple[T, ...]], T], points: tuple[T, ...], tangents: tuple[T, ...]
+    ) -> tuple[T, tuple[T, ...], tuple[T, ...]]:
+        """``f(points)``, the gradient of its sum, and the Hessian of its sum times ``tangents``.
+
+        Rows are independent (``f`` maps row ``r`` of the points to value ``r``), so row ``r`` of
+        the product is ``H_r · t_r``: one Hessian-vector product per row, never a full Hessian
+        (Pearlmutter 1994, "Fast exact multiplication by the Hessian").
+        """
+        ...
+
+    def exp(self, values: T) -> T:
+        """Elementwise ``e**values``."""
+        ...
+
+    def einsum(self, subscripts: str, *operands: T) -> T:
+        """Einstein summation, as ``numpy.einsum`` (operands of one dtype)."""
         ...
 
     def compile(self, step: StepT) -> StepT:

@@ -64,6 +64,11 @@ class Attribution:
         estimated_error: shape (examples,), the adaptive mode's estimate of the relative L2
             error of the attributions (the largest over baselines), or ``None`` for fixed rules.
         steps_per_example: shape (examples,), int64, gradient evaluations of each example.
+        algorithm: which member of the IG family produced the attributions
+            (``"integrated_gradients"``, ``"expected_gradients"``, ``"blur_ig"``, ...).
+        standard_error: for Monte Carlo methods (Expected Gradients, SmoothGrad), the standard
+            error of each attribution — the standard deviation of the mean over samples —
+            as NumPy float64 arrays in the attributions' structure and shapes; else ``None``.
     """
 
     attributions: Any
@@ -80,6 +85,8 @@ class Attribution:
     paths: tuple[PathRecord, ...] = field(default=())
     estimated_error: np.ndarray | None = None
     steps_per_example: np.ndarray | None = None
+    algorithm: str = "integrated_gradients"
+    standard_error: Any = None
 
     @property
     def path(self) -> PathRecord | None:
@@ -112,14 +119,16 @@ class Attribution:
             return values[row] if axis == 0 else values[:, row]
 
         steps = self.steps_per_example
-        attributions = (
-            tuple(a[row] for a in self.attributions)
-            if isinstance(self.attributions, tuple)
-            else self.attributions[row]
-        )
+
+        def rows_of(values: Any) -> Any:
+            if values is None:
+                return None
+            return tuple(a[row] for a in values) if isinstance(values, tuple) else values[row]
+
         return dataclasses.replace(
             self,
-            attributions=attributions,
+            attributions=rows_of(self.attributions),
+            standard_error=rows_of(self.standard_error),
             delta=pick(self.delta),
             f_input=pick(self.f_input),
             f_baseline=pick(self.f_baseline),

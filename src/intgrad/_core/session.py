@@ -13,7 +13,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -23,15 +23,15 @@ from intgrad._core.backend import Acceleration, Backend, CallArrays, LayerBindin
 from intgrad._core.baselines import BaselineRule, resolve_baselines
 from intgrad._core.chunks import balanced_chunk_rows, default_chunk_rows
 from intgrad._core.layers import is_layer_pair
-from intgrad._core.loop import Planner, PlanReport, Steps, integrate
-from intgrad._core.paths import StraightLine
-from intgrad._core.planners import fixed_rule
+from intgrad._core.loop import PlanGenerator, Planner, PlanReport, Steps, integrate
+from intgrad._core.paths import AtEnds, Path, StraightLine
+from intgrad._core.planners import fixed_rule, once_per_example
 from intgrad._core.primitives import ArrayOps
 from intgrad._core.quadrature import QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution
 from intgrad._core.targets import check_targets, normalise_targets, validate_output
 
-__all__ = ["DEFAULT_METHOD", "Explainer"]
+__all__ = ["DEFAULT_METHOD", "Explainer", "PathMethod", "PlannerFactory"]
 
 DEFAULT_METHOD = "gausslegendre"
 
@@ -122,6 +122,35 @@ def _check_finite(name: str, values: np.ndarray) -> None:
         )
 
 
+class PlannerFactory(Protocol):
+    """Makes the planner of one call (see ``planners.py``): which rows, in which order."""
+
+    rows_per_slot: int
+    """The most gradient rows the planner evaluates per slot (sizes chunks and progress)."""
+
+    method: str
+    """How the planner places its rows, reported as :attr:`Attribution.method`."""
+
+    def __call__(
+        self, owners: np.ndarray, num_examples: int, compute_delta: bool, record: bool
+    ) -> PlanGenerator: ...
+
+
+@dataclass(frozen=True)
+class PathMethod:
+    """A member of the IG family as the engine runs it: a path, a planner and a name.
+
+    Attributes:
+        path: which points the rows evaluate and what each adds (``paths.py``).
+        planner: the planner, or ``None`` for the call's quadrature rule (or ``steps="auto"``).
+        name: reported as :attr:`Attribution.algorithm`.
+    """
+
+    path: Path
+    planner: PlannerFactory | None = None
+    name: str = "integrated_gradients"
+
+
 class Explainer:
     """Integrated Gradients of one model, for many calls.
 
@@ -192,14 +221,14 @@ class Explainer:
                 self._backend = chosen.accelerated(self._acceleration)
             return self._backend
 
-    def _steps_for(self, backend: Backend, ops: ArrayOps, program: Program) -> Steps:
+    def _steps_for(self, ops: ArrayOps, program: Program, path: Path) -> Steps:
         output_key = ("id", id(self.output)) if callable(self.output) else self.output
-        key = (program.key, self.path.key, output_key)
+        key = (program.key, path.key, output_key)
         if program.key is None:  # an eager backend: nothing compiled to keep
-            return Steps(ops, program, self.path, self.output)
+            return Steps(ops, program, path, self.output)
         with self._lock:
             if key not in self._steps:
-                self._steps[key] = Steps(ops, program, self.path, self.output)
+                self._steps[key] = Steps(ops, program, path, self.output)
             steps = self._steps[key]
         return steps
 
@@ -228,6 +257,94 @@ class Explainer:
         (or a tuple per layer tensor) broadcastable to the layer's activations, instead of
         ``baselines`` given as model inputs.
         """
+        return self.run(
+            PathMethod(self.path),
+            inputs,
+            baselines=baselines,
+            target=target,
+            steps=steps,
+            method=method,
+            batch_size=batch_size,
+            additional_forward_args=additional_forward_args,
+            return_delta=return_delta,
+            return_path=return_path,
+            seed=seed,
+            progress=progress,
+            tolerance=tolerance,
+            attribution_tolerance=attribution_tolerance,
+            max_steps=max_steps,
+            layer_baselines=layer_baselines,
+        )
+
+    def evaluate(
+        self,
+        inputs: Any,
+        *,
+        target: object = None,
+        batch_size: int | None = None,
+        additional_forward_args: Any = None,
+    ) -> np.ndarray:
+        """The selected output F at each example: shape (examples,), float64, forward only.
+
+        Arguments as :meth:`attribute`; what the metrics perturb and score.
+        """
+        result = self.run(
+            PathMethod(AtEnds(), once_per_example(gradients=False), "evaluate"),
+            inputs,
+            target=target,
+            batch_size=batch_size,
+            additional_forward_args=additional_forward_args,
+            return_delta=False,
+        )
+        assert result.f_input is not None
+        return result.f_input
+
+    def gradients(
+        self,
+        inputs: Any,
+        *,
+        target: object = None,
+        batch_size: int | None = None,
+        additional_forward_args: Any = None,
+    ) -> Attribution:
+        """The gradient ∂F/∂x at each example (saliency; Simonyan et al. 2014), with F(x).
+
+        ``attributions`` holds the gradients in the inputs' structure; ``f_input`` is F(x);
+        there is no baseline and no completeness check (``delta`` is ``None``).
+        """
+        return self.run(
+            PathMethod(AtEnds(), once_per_example(gradients=True), "gradient"),
+            inputs,
+            target=target,
+            batch_size=batch_size,
+            additional_forward_args=additional_forward_args,
+            return_delta=False,
+            return_path=True,  # F comes back with the gradients, not from a second pass
+        )
+
+    def run(
+        self,
+        path_method: PathMethod,
+        inputs: Any,
+        *,
+        baselines: object = None,
+        target: object = None,
+        steps: int | Literal["auto"] = 50,
+        method: str | None = None,
+        batch_size: int | None = None,
+        additional_forward_args: Any = None,
+        return_delta: bool = True,
+        return_path: bool = False,
+        seed: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        tolerance: float = 0.01,
+        attribution_tolerance: float | None = None,
+        max_steps: int = 513,
+        layer_baselines: object = None,
+    ) -> Attribution:
+        """One call of any member of the IG family: :meth:`attribute`'s arguments, and the
+        path and planner of ``path_method`` (``steps``/``method`` apply where its planner is
+        the quadrature rule). The building block of ``intgrad.family``."""
         single = not isinstance(inputs, (tuple, list))
         raw = (inputs,) if single else tuple(inputs)
         backend = self._resolve_backend(raw)
@@ -252,6 +369,7 @@ class Explainer:
             compute_delta=bool(return_delta),
             record=bool(return_path),
             progress=progress,
+            path_method=path_method,
         )
         with backend.model_guard(self.model, prepared) as model_fn:
             result, layer_single = self._run(backend, model_fn, prepared, num_examples, request)
@@ -321,7 +439,8 @@ class Explainer:
         program, ends, starts, row_args, layer_single = self._bind(
             backend, model_fn, inputs, request, layout
         )
-        steps = self._steps_for(backend, ops, program)
+        path = request.path_method.path
+        steps = self._steps_for(ops, program, path)
         num_starts = len(starts)
         owners = np.tile(np.arange(num_examples, dtype=np.int64), num_starts)
         arrays = CallArrays(
@@ -335,11 +454,16 @@ class Explainer:
             start_owner=ops.from_host(owners.astype(np.int32)),
         )
         features = sum(int(np.prod(ops.shape(e)[1:])) for e in ends)
-        planned = owners.size * request.integration.most_steps()
+        planner_factory = request.path_method.planner
+        planned = owners.size * (
+            request.integration.most_steps()
+            if planner_factory is None
+            else planner_factory.rows_per_slot
+        )
         most_rows = request.batch_size or default_chunk_rows(
             features, planned, backend.chunk_elements(inputs)
         )
-        adaptive_mode = request.integration.settings is not None
+        adaptive_mode = planner_factory is None and request.integration.settings is not None
         # The adaptive mode's plan is only an upper bound: even chunks over it would mean nothing.
         chunk_rows = (
             min(most_rows, planned) if adaptive_mode else balanced_chunk_rows(most_rows, planned)
@@ -360,7 +484,10 @@ class Explainer:
 
     def _planner(
         self, request: _Request, owners: np.ndarray, num_examples: int, chunk_rows: int
-    ) -> Any:
+    ) -> PlanGenerator:
+        factory = request.path_method.planner
+        if factory is not None:
+            return factory(owners, num_examples, request.compute_delta, request.record)
         integration = request.integration
         if integration.settings is not None:
             return adaptive(integration.settings, owners, num_examples, chunk_rows, request.record)
@@ -379,11 +506,12 @@ class Explainer:
         num_starts: int,
         num_examples: int,
     ) -> Attribution:
-        per_slot = self.path.slot_attributions(ops, arrays, state)
-        if self.path.multiply_by_inputs:
-            multiplied = per_slot
-        else:
+        path = request.path_method.path
+        per_slot = path.slot_attributions(ops, arrays, state)
+        if isinstance(path, StraightLine) and not path.multiply_by_inputs:
             multiplied = StraightLine(True).slot_attributions(ops, arrays, state)
+        else:
+            multiplied = per_slot
         slot_sums = sum(ops.to_host(ops.row_sums(a)) for a in multiplied)
         slot_sums = np.asarray(slot_sums, dtype=np.float64)
         _check_finite("attributions", slot_sums.reshape(-1, 1))
@@ -413,7 +541,9 @@ class Explainer:
             attribution_sums=sums.mean(axis=0),
             steps=int(steps_per_example.max()),
             forward_evaluations=report.forward_evaluations,
-            method=request.integration.method,
+            method=request.integration.method
+            if request.path_method.planner is None
+            else request.path_method.planner.method,
             target=_reported_targets(request.targets),
             baselines=tuple("+".join(sorted({r.describe() for r in rules_k})) for rules_k in rules),
             paths=report.paths,
@@ -421,6 +551,7 @@ class Explainer:
             if estimated is None
             else estimated.reshape(num_starts, num_examples).max(axis=0),
             steps_per_example=steps_per_example,
+            algorithm=request.path_method.name,
         )
 
 
@@ -458,3 +589,4 @@ class _Request:
     compute_delta: bool
     record: bool
     progress: Callable[[int, int], None] | None
+    path_method: PathMethod

@@ -107,6 +107,28 @@ class JaxOps:
     def value(self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]) -> Any:
         return f(points)
 
+    def hessian_vector(
+        self,
+        f: Callable[[tuple[Any, ...]], Any],
+        points: tuple[Any, ...],
+        tangents: tuple[Any, ...],
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        jax = self._jax
+
+        def gradient(p: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+            return jax.grad(lambda q: f(q).sum())(p), f(p)
+
+        # Forward-over-reverse: the cheapest Hessian-vector product (JAX autodiff cookbook).
+        tangents = tuple(t.astype(p.dtype) for t, p in zip(tangents, points, strict=True))
+        (grads, values), (products, _) = jax.jvp(gradient, (points,), (tangents,))
+        return values, tuple(grads), tuple(products)
+
+    def exp(self, values: Any) -> Any:
+        return self._jnp.exp(values)
+
+    def einsum(self, subscripts: str, *operands: Any) -> Any:
+        return self._jnp.einsum(subscripts, *operands)
+
     def compile(self, step: Any) -> Any:
         return self._jax.jit(step)
 

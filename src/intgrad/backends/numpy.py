@@ -27,7 +27,10 @@ from intgrad._core.chunks import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad.backends._common import refuse_acceleration
 
-__all__ = ["ClosedForm", "NumpyBackend", "NumpyOps"]
+__all__ = ["HESSIAN_STEP", "ClosedForm", "NumpyBackend", "NumpyOps"]
+
+HESSIAN_STEP = 1e-3
+"""The step of the reference backend's central-difference Hessian-vector products."""
 
 
 class ClosedForm(Protocol):
@@ -105,6 +108,30 @@ class NumpyOps:
 
     def value(self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]) -> np.ndarray:
         return _value(f(points))
+
+    def hessian_vector(
+        self,
+        f: Callable[[tuple[Any, ...]], Any],
+        points: tuple[Any, ...],
+        tangents: tuple[Any, ...],
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        # The reference backend has first derivatives only: H·t is the central difference of
+        # the gradient along t, exact (to rounding) for models whose gradient is at most
+        # quadratic — the closed forms the core is tested on (xᵀAx, products of features).
+        values, grads = self.value_and_grad(f, points)
+        step = HESSIAN_STEP
+        ahead = tuple(p + step * t for p, t in zip(points, tangents, strict=True))
+        behind = tuple(p - step * t for p, t in zip(points, tangents, strict=True))
+        _, g_ahead = self.value_and_grad(f, ahead)
+        _, g_behind = self.value_and_grad(f, behind)
+        products = tuple((a - b) / (2 * step) for a, b in zip(g_ahead, g_behind, strict=True))
+        return values, grads, products
+
+    def exp(self, values: np.ndarray) -> np.ndarray:
+        return np.exp(values)
+
+    def einsum(self, subscripts: str, *operands: np.ndarray) -> np.ndarray:
+        return np.einsum(subscripts, *operands)
 
     def compile(self, step: Any) -> Any:
         return step

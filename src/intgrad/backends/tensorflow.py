@@ -183,6 +183,35 @@ class TensorFlowOps:
     def value(self, f: Callable[[tuple[Any, ...]], Any], points: tuple[Any, ...]) -> Any:
         return f(points)
 
+    def hessian_vector(
+        self,
+        f: Callable[[tuple[Any, ...]], Any],
+        points: tuple[Any, ...],
+        tangents: tuple[Any, ...],
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        tf = self._tf
+        zero = tf.UnconnectedGradients.ZERO
+        with tf.GradientTape(watch_accessed_variables=False) as outer:
+            outer.watch(points)
+            with tf.GradientTape(watch_accessed_variables=False) as inner:
+                inner.watch(points)
+                values = f(points)
+            grads = inner.gradient(values, points, unconnected_gradients=zero)
+            directional = tf.add_n(
+                [
+                    tf.reduce_sum(g * tf.cast(t, g.dtype))
+                    for g, t in zip(grads, tangents, strict=True)
+                ]
+            )
+        products = outer.gradient(directional, points, unconnected_gradients=zero)
+        return values, tuple(grads), tuple(products)
+
+    def exp(self, values: Any) -> Any:
+        return self._tf.exp(values)
+
+    def einsum(self, subscripts: str, *operands: Any) -> Any:
+        return self._tf.einsum(subscripts, *operands)
+
     def compile(self, step: StepT) -> StepT:
         return cast(StepT, _Compiled(self._tf, step))
 

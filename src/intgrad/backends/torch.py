@@ -122,6 +122,43 @@ class TorchOps:
         with self._torch.no_grad():
             return f(points)
 
+    def hessian_vector(
+        self,
+        f: Callable[[tuple[Any, ...]], Any],
+        points: tuple[Any, ...],
+        tangents: tuple[Any, ...],
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        torch = self._torch
+        points = tuple(p.detach().requires_grad_(True) for p in points)
+        with torch.enable_grad():
+            values = f(points)
+            grads = torch.autograd.grad(values.sum(), points, create_graph=True, allow_unused=True)
+            grads = tuple(
+                torch.zeros_like(p) if g is None else g for p, g in zip(points, grads, strict=True)
+            )
+            directional = sum(
+                (g * t.to(g.dtype)).sum() for g, t in zip(grads, tangents, strict=True)
+            )
+            products: tuple[Any, ...] = (
+                torch.autograd.grad(directional, points, allow_unused=True)
+                if directional.requires_grad  # a model linear in the points has H = 0
+                else (None,) * len(points)
+            )
+        return (
+            values.detach(),
+            tuple(g.detach() for g in grads),
+            tuple(
+                torch.zeros_like(p) if h is None else h
+                for p, h in zip(points, products, strict=True)
+            ),
+        )
+
+    def exp(self, values: Any) -> Any:
+        return self._torch.exp(values)
+
+    def einsum(self, subscripts: str, *operands: Any) -> Any:
+        return self._torch.einsum(subscripts, *operands)
+
     def compile(self, step: Any) -> Any:
         return step
 
