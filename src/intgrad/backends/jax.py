@@ -64,7 +64,9 @@ class JaxOps:
             values = values.astype(like.dtype)
         # Without x64 JAX stores float64 as float32 and int64 as int32, silently.
         array = self._jnp.asarray(values)  # half the time of device_put to a named device
-        if self.device is not None and array.devices() != {self.device}:
+        # Inside a jitted step (a path's constants) the array is a tracer: it has no device yet.
+        traced = isinstance(array, self._jax.core.Tracer)
+        if self.device is not None and not traced and array.devices() != {self.device}:
             array = self._jax.device_put(array, self.device)
         return array
 
