@@ -5,6 +5,7 @@
 
 from intgrad._api import integrated_gradients
 from intgrad._captum import IntegratedGradients, LayerIntegratedGradients
+from intgrad._captum_family import GradientShap, NoiseTunnel
 from intgrad._core.baselines import (
     BASELINE_NAMES,
     BlurBaseline,
@@ -16,6 +17,16 @@ from intgrad._core.quadrature import METHODS, QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution, PathRecord
 from intgrad._core.session import Explainer
 from intgrad.backends import BACKEND_NAMES
+from intgrad.family import (
+    Interactions,
+    blur_ig,
+    expected_gradients,
+    expected_hessians,
+    guided_ig,
+    idgi,
+    integrated_hessians,
+    noise_tunnel,
+)
 
 __version__ = "0.1.0"
 
@@ -28,12 +39,22 @@ __all__ = [
     "ConstantBaseline",
     "Explainer",
     "GaussianBaseline",
+    "GradientShap",
     "IntegratedGradients",
+    "Interactions",
     "LayerIntegratedGradients",
+    "NoiseTunnel",
     "PathRecord",
     "QuadratureRule",
     "UniformBaseline",
     "__version__",
+    "blur_ig",
+    "expected_gradients",
+    "expected_hessians",
+    "guided_ig",
+    "idgi",
     "integrated_gradients",
+    "integrated_hessians",
+    "noise_tunnel",
     "quadrature_rule",
 ]

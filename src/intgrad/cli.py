@@ -14,7 +14,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -95,6 +95,74 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Each option of a family member: (flag, destination, type, help, the methods it applies to).
+_ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, ...]], ...] = (
+    (
+        "--samples",
+        "samples",
+        positive_int,
+        "Monte Carlo samples per photo (default: 32 for expected-gradients, 16 for smoothgrad)",
+        ("expected-gradients", "smoothgrad"),
+    ),
+    (
+        "--stdev",
+        "stdev",
+        float,
+        "SmoothGrad's noise, a fraction of each photo's value range (default 0.15)",
+        ("smoothgrad",),
+    ),
+    (
+        "--noise-kind",
+        "kind",
+        str,
+        "smoothgrad (mean), smoothgrad_sq (mean of squares) or "
+        "vargrad (variance) (default smoothgrad)",
+        ("smoothgrad",),
+    ),
+    (
+        "--max-sigma",
+        "max_sigma",
+        float,
+        "Blur IG's largest blur, in pixels (default 50)",
+        ("blur-ig",),
+    ),
+    (
+        "--fraction",
+        "fraction",
+        float,
+        "Guided IG's share of features moved per step (default 0.25)",
+        ("guided-ig",),
+    ),
+)
+
+
+def _add_attribution_arguments(parser: argparse.ArgumentParser) -> None:
+    from intgrad.images.methods import IMAGE_ATTRIBUTIONS
+
+    parser.add_argument(
+        "--attribution",
+        choices=IMAGE_ATTRIBUTIONS,
+        default="ig",
+        help="the attribution method: Integrated Gradients (default) or a member of its "
+        "family (--method stays the quadrature rule)",
+    )
+    for flag, dest, kind, text, _ in _ATTRIBUTION_FLAGS:
+        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+
+
+def _attribution_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The family options given on the command line; a flag of another method is refused."""
+    options = {}
+    for flag, dest, _, _, methods in _ATTRIBUTION_FLAGS:
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if args.attribution not in methods:
+            raise UsageError(f"{flag} applies to --attribution {' or '.join(methods)}")
+        options[dest] = value
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``intgrad`` command."""
     from intgrad.images import IMAGE_BASELINES
@@ -125,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="quadrature rule for a fixed --steps (default gausslegendre)",
     )
+    _add_attribution_arguments(explain)
     explain.add_argument(
         "--tolerance",
         type=_tolerance,
@@ -303,6 +372,8 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         top_k=args.top_k,
         resize=args.resize,
         progress=progress_bar(name, args.quiet),
+        attribution=args.attribution,
+        attribution_options=args.attribution_options,
     )
     files = _files(explanation, args)
     summary = {"image": name, **explanation.summary()}
@@ -312,10 +383,16 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         print(f"{name}: top-{len(explanation.top_k)}: {best}")
         print(
             f"  target: {explanation.target_label} ({explanation.target}); "
-            f"F(x) = {summary['f_input']:.4f}, F(x') = {summary['f_baseline']:.4f}, "
-            f"sum = {summary['attribution_sum']:.4f}, delta = {summary['delta']:+.2e}"
+            f"F(x) = {_shown(summary['f_input'], '.4f')}, "
+            f"F(x') = {_shown(summary['f_baseline'], '.4f')}, "
+            f"sum = {summary['attribution_sum']:.4f}, delta = {_shown(summary['delta'], '+.2e')}"
         )
         print(f"  wrote {', '.join(written)} to {args.output_dir}")
+
+
+def _shown(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "n/a" for a number the method does not report."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def _run_explain(args: argparse.Namespace) -> int:
@@ -323,6 +400,13 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     sources = _sources(args)
     _check_arguments(args)
+    args.attribution_options = _attribution_options(args)
+    from intgrad.images.methods import method_options
+
+    try:
+        method_options(args.attribution, args.attribution_options)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     model = _load_model(args.model, args.backend)
     if args.target is not None:
         try:

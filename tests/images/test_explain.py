@@ -426,10 +426,12 @@ def test_summary_is_json_ready_and_adds_up(batched) -> None:
         "relative_delta": float,
         "steps": int,
         "method": str,
+        "attribution": str,
         "baseline": str,
         "seconds": float,
     }
     assert set(summary) == set(types)
+    assert summary["attribution"] == "integrated_gradients"
     for key, kind in types.items():
         assert type(summary[key]) is kind, key
     assert summary["model"] == "efficientnet-lite0"

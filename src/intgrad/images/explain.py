@@ -23,7 +23,6 @@ from intgrad import (
     GaussianBaseline,
     PathRecord,
     UniformBaseline,
-    integrated_gradients,
 )
 from intgrad._io import json_first
 from intgrad.images.decode import Box, load_image, preprocess_box
@@ -91,7 +90,8 @@ class ImageExplanation:
         image: shape (height, width, 3), float32 in [0, 1], the model's input (resized).
         box: where the photo lies inside ``image`` (the rest is padding).
         baseline: shape (height, width, 3), float32, the baseline image x′.
-        attributions: shape (height, width, 3), float32, IG of the target probability.
+        attributions: shape (height, width, 3), float32, attributions of the target
+            probability (Integrated Gradients, or the member of the family asked for).
         model: the model's name.
         target: the explained class index; ``target_label`` its display name.
         top_k: the model's best classes for ``image``, most probable first.
@@ -132,6 +132,7 @@ class ImageExplanation:
             "relative_delta": json_first(result.relative_delta),
             "steps": result.steps,
             "method": result.method,
+            "attribution": result.algorithm,
             "baseline": self.baseline_name,
             "seconds": round(self.seconds, 4),
         }
@@ -302,6 +303,8 @@ def explain_images(
     progress: Callable[[int, int], None] | None = None,
     tolerance: float = 0.01,
     backend: str = "torch",
+    attribution: str = "ig",
+    attribution_options: dict[str, Any] | None = None,
 ) -> list[ImageExplanation]:
     """Explain several photos in one batched call (all paths share the model's chunks).
 
@@ -317,10 +320,17 @@ def explain_images(
         resize: "pad" (keep the aspect ratio, zero pad) or "crop" (centre crop).
         backend: "torch" or "tensorflow" (the embedded model converted to Keras: the
             TensorFlow tutorial's workflow in TensorFlow), when ``model`` is a spec.
+        attribution: the member of the IG family, one of
+            :data:`~intgrad.images.methods.IMAGE_ATTRIBUTIONS` (default Integrated Gradients);
+            ``attribution_options`` its options (e.g. ``{"samples": 64}``; see
+            :func:`~intgrad.images.methods.method_options`).
 
     Returns:
         One :class:`ImageExplanation` per image, in order.
     """
+    from intgrad.images.methods import attribute_photos, method_options
+
+    method_options(attribution, attribution_options)  # bad options fail before any work
     loaded = load_image_model(model, backend) if isinstance(model, str) else model
     prepared = [prepare_image(image, loaded.input_size, resize) for image in images]
     pixels = np.stack([p for p, _ in prepared])
@@ -328,22 +338,26 @@ def explain_images(
     targets = _resolve_targets(loaded, target, predictions)
     baselines, baseline_name = baseline_images(baseline, pixels, seed, resize)
     started = time.perf_counter()
-    result = integrated_gradients(
+    photos = attribute_photos(
+        attribution,
         loaded.module,
-        _model_input(loaded, pixels),
-        baselines=_model_input(loaded, baselines),
-        target=targets,
+        lambda array: _model_input(loaded, array),
+        lambda tensor: _model_output(loaded, tensor),
+        pixels,
+        baselines,
+        baseline_name,
+        targets,
+        options=attribution_options,
         steps=steps,
         method=method,
         batch_size=batch_size,
-        output="probability",
-        return_path=True,
         seed=seed,
         progress=progress,
         tolerance=tolerance,
     )
     seconds = (time.perf_counter() - started) / len(images)
-    attributions = _model_output(loaded, result.attributions)
+    result, attributions = photos.result, photos.attributions
+    baselines, baseline_name = photos.baselines, photos.baseline_name
     return [
         ImageExplanation(
             image=pixels[index],
