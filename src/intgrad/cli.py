@@ -2,9 +2,11 @@
 
 Every expected failure becomes one line on stderr and a non-zero exit code: 2 for bad
 arguments, 1 when any image or text failed (the others are still explained), 3 when
-``intgrad drift`` finds a threshold breached. The ``text`` command lives in
-:mod:`intgrad._cli_text`, ``tabular`` and ``dataset`` in :mod:`intgrad._cli_dataset`, ``drift``
-in :mod:`intgrad._cli_drift`.
+``intgrad drift`` finds a threshold breached. ``predict``, ``explain`` and ``samples`` live
+here; ``text`` in :mod:`intgrad._cli_text`, ``tabular`` and ``dataset`` in
+:mod:`intgrad._cli_dataset`, ``drift`` in :mod:`intgrad._cli_drift`, ``evaluate`` (the
+faithfulness metrics of saved results) in :mod:`intgrad._cli_evaluate`, ``interactions``
+(Integrated Hessians of tables and texts) in :mod:`intgrad._cli_interactions`.
 """
 
 from __future__ import annotations
@@ -239,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     from intgrad._cli_dataset import add_dataset_commands
 
     add_dataset_commands(commands, _steps, METHODS)
+
+    from intgrad._cli_evaluate import add_evaluate_command
+
+    add_evaluate_command(commands)
+
+    from intgrad._cli_interactions import add_interactions_command
+
+    add_interactions_command(commands)
     return parser
 
 
@@ -376,7 +386,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         attribution_options=args.attribution_options,
     )
     files = _files(explanation, args)
-    summary = {"image": name, **explanation.summary()}
+    summary = {"image": name, **explanation.summary(), "settings": _settings(name, args)}
     written = _write_outputs(args.output_dir, stem, files, summary)
     if not args.quiet:
         best = ", ".join(f"{p.label} {p.probability:.3f}" for p in explanation.top_k)
@@ -388,6 +398,22 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
             f"sum = {summary['attribution_sum']:.4f}, delta = {_shown(summary['delta'], '+.2e')}"
         )
         print(f"  wrote {', '.join(written)} to {args.output_dir}")
+
+
+def _settings(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """How the photo was read and attributed, so that ``intgrad evaluate`` can do it again."""
+    return {
+        "source": "sample" if name in args.sample else "file",
+        "resize": args.resize,
+        "backend": args.backend,
+        "attribution": args.attribution,
+        "attribution_options": args.attribution_options,
+        "baseline": args.baseline,
+        "steps": args.steps,
+        "method": args.method,
+        "tolerance": args.tolerance,
+        "seed": args.seed,
+    }
 
 
 def _shown(value: float | None, spec: str) -> str:
@@ -448,6 +474,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from intgrad._cli_dataset import run_dataset
 
             return run_dataset(args)
+        if args.command == "evaluate":
+            from intgrad._cli_evaluate import run_evaluate
+
+            return run_evaluate(args)
+        if args.command == "interactions":
+            from intgrad._cli_interactions import run_interactions
+
+            return run_interactions(args)
         return _run_explain(args)
     except UsageError as error:
         _error(str(error))
