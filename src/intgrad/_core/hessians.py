@@ -66,7 +66,7 @@ from intgrad._core.session import (
     _reported_targets,
     _Request,
     _validate_batch_size,
-    _validate_inputs,
+    validate_inputs,
 )
 from intgrad._core.targets import check_targets, normalise_targets, select_outputs
 
@@ -595,9 +595,9 @@ def run_hessians(
             f"interactions take one input tensor, got a {type(inputs).__name__} of "
             f"{len(inputs)}; pass the others in additional_forward_args"
         )
-    backend = explainer._resolve_backend((inputs,))
+    backend = explainer.resolve_backend((inputs,))
     prepared = backend.prepare_inputs((inputs,), allow_integer=explainer.layer is not None)
-    num_examples = _validate_inputs(prepared)
+    num_examples = validate_inputs(prepared)
     targets = normalise_targets(target, num_examples, backend.to_numpy)
     rules, points = schedule.plan(num_examples, tuple(prepared[0].shape), backend.to_numpy)
     request = _Request(

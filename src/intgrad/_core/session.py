@@ -31,7 +31,7 @@ from intgrad._core.quadrature import QuadratureRule, quadrature_rule
 from intgrad._core.result import Attribution
 from intgrad._core.targets import check_targets, normalise_targets, validate_output
 
-__all__ = ["DEFAULT_METHOD", "Explainer", "PathMethod", "PlannerFactory"]
+__all__ = ["DEFAULT_METHOD", "Explainer", "PathMethod", "PlannerFactory", "validate_inputs"]
 
 DEFAULT_METHOD = "gausslegendre"
 
@@ -46,7 +46,8 @@ def _validate_batch_size(batch_size: object) -> int | None:
     return int(batch_size)
 
 
-def _validate_inputs(inputs: tuple[Any, ...]) -> int:
+def validate_inputs(inputs: tuple[Any, ...]) -> int:
+    """The batch size of prepared ``inputs``; ``ValueError`` unless all share a non-empty one."""
     if not inputs:
         raise ValueError("inputs must be a tensor or a non-empty tuple of tensors")
     for position, x in enumerate(inputs):
@@ -208,7 +209,11 @@ class Explainer:
         """Whether attributions are multiplied by ``x − x′`` (Captum's property name)."""
         return bool(self.path.multiply_by_inputs)
 
-    def _resolve_backend(self, inputs: Sequence[Any]) -> Backend:
+    def resolve_backend(self, inputs: Sequence[Any]) -> Backend:
+        """The session's backend, chosen on its first call from ``inputs`` and the model.
+
+        For family members that move arrays between host and framework themselves.
+        """
         from intgrad.backends._registry import select_backend
 
         with self._lock:
@@ -347,9 +352,9 @@ class Explainer:
         the quadrature rule). The building block of ``intgrad.family``."""
         single = not isinstance(inputs, (tuple, list))
         raw = (inputs,) if single else tuple(inputs)
-        backend = self._resolve_backend(raw)
+        backend = self.resolve_backend(raw)
         prepared = backend.prepare_inputs(raw, allow_integer=self.layer is not None)
-        num_examples = _validate_inputs(prepared)
+        num_examples = validate_inputs(prepared)
         integration = _Integration.of(steps, method, tolerance, attribution_tolerance, max_steps)
         if layer_baselines is not None and self.layer is None:
             raise ValueError("layer_baselines needs a layer; pass baselines= instead")

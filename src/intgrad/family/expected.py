@@ -29,7 +29,7 @@ from intgrad._core.paths import StraightLine
 from intgrad._core.planners import endpoint_rows, path_records
 from intgrad._core.primitives import ArrayOps
 from intgrad._core.result import Attribution
-from intgrad._core.session import Explainer, PathMethod, _validate_inputs
+from intgrad._core.session import Explainer, PathMethod, validate_inputs
 from intgrad.family._samples import (
     Sampled,
     Samples,
@@ -198,10 +198,10 @@ def sample_expected_gradients(
     single = not isinstance(inputs, (tuple, list))
     raw = as_tuple(inputs)
     noise = check_stdevs(stdevs, len(raw))
-    backend = explainer._resolve_backend(raw)
+    backend = explainer.resolve_backend(raw)
     # Token ids are fine under a layer, where the path runs in the activations.
     prepared = prepare_inputs(backend, raw, explainer.layer is not None, any(noise))
-    plan = Samples(count, _validate_inputs(prepared))
+    plan = Samples(count, validate_inputs(prepared))
     ops = backend.ops(prepared)
     references, rows = reference_rows(backend, ops, background, prepared, "background")
     rng = np.random.default_rng(seed)

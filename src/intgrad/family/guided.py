@@ -17,7 +17,7 @@ from intgrad._core.baselines import resolve_baselines
 from intgrad._core.guided import GuidedSettings, guided_path_integral
 from intgrad._core.primitives import ArrayOps
 from intgrad._core.result import Attribution
-from intgrad._core.session import Explainer, _validate_inputs
+from intgrad._core.session import Explainer, validate_inputs
 from intgrad._core.targets import normalise_targets
 from intgrad.family._session import as_explainer
 
@@ -161,9 +161,9 @@ class _Call:
     ) -> _Call:
         single = not isinstance(inputs, (tuple, list))
         raw = (inputs,) if single else tuple(inputs)
-        backend = explainer._resolve_backend(raw)
+        backend = explainer.resolve_backend(raw)
         prepared = backend.prepare_inputs(raw)
-        examples = _validate_inputs(prepared)
+        examples = validate_inputs(prepared)
         rules = resolve_baselines(baselines, len(prepared), seed)
         if len(rules) != 1:
             raise ValueError(

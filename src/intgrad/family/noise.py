@@ -28,7 +28,7 @@ import numpy as np
 
 from intgrad._core.primitives import ArrayOps
 from intgrad._core.result import Attribution
-from intgrad._core.session import Explainer, _validate_inputs
+from intgrad._core.session import Explainer, validate_inputs
 from intgrad.family._samples import (
     Sampled,
     Samples,
@@ -334,9 +334,9 @@ def sample_noise_tunnel(
     single = not isinstance(inputs, (tuple, list))
     raw = as_tuple(inputs)
     stdevs = check_stdevs(stdev, len(raw), "stdev")
-    backend = explainer._resolve_backend(raw)
+    backend = explainer.resolve_backend(raw)
     prepared = prepare_inputs(backend, raw, explainer.layer is not None, any(stdevs))
-    plan = Samples(count, _validate_inputs(prepared))
+    plan = Samples(count, validate_inputs(prepared))
     ops = backend.ops(prepared)
     rng = np.random.default_rng(seed)
     scales = _noise_scales(ops, prepared, stdevs, noise)
