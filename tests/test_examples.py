@@ -93,3 +93,21 @@ def test_table_example_is_the_example_file_and_prints_what_the_readme_shows() ->
     )
     assert abs(total - gap - delta) < 2e-4  # the three are rounded to 4 decimals
     assert "drift: none" in output
+
+
+def test_family_example_is_the_example_file_and_prints_what_the_readme_shows() -> None:
+    blocks = _python_blocks_after("## The IG family, interactions, and how to judge them")
+    example = (ROOT / "examples" / "family.py").read_text()
+    assert blocks and blocks[0].strip() == example.strip()
+    output = _run(example)
+    assert output.strip() in README
+    rows = {
+        name: values
+        for name, values, _ in re.findall(r"^\s*(.+?): \[([^\]]+)\]\s+delta (\S+)$", output, re.M)
+    }
+    ig = [float(v) for v in rows["integrated gradients"].split()]
+    deltas = dict(re.findall(r"^\s*(.+?): \[[^\]]+\]\s+delta (\S+)$", output, re.M))
+    assert abs(float(deltas["integrated gradients"])) < 1e-6
+    assert abs(float(deltas["IDGI"])) < 1e-6  # exact by construction
+    sums = re.search(r"row sums: \[([^\]]+)\]", output).group(1)
+    assert [float(v) for v in sums.split()] == ig  # interactions add up to IG
