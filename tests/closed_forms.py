@@ -106,3 +106,19 @@ class ListArgument:
     def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
         x, pair = inputs
         return (np.broadcast_to(pair[0], x.shape) * cotangent[:, None],)
+
+
+class TanhMLP:
+    """F(x) = tanh(x W1 + b1) W2 + b2, outputs (rows, classes): the frameworks' ``mlp`` adapter
+    (tests/frameworks.py) in NumPy, with its gradient by hand. ``layers`` is
+    ``[(W1 (in, hidden), b1), (W2 (hidden, classes), b2)]``."""
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        (self.w1, self.b1), (self.w2, self.b2) = layers
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x @ self.w1 + self.b1) @ self.w2 + self.b2
+
+    def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
+        hidden = np.tanh(inputs[0] @ self.w1 + self.b1)
+        return (((cotangent @ self.w2.T) * (1.0 - hidden**2)) @ self.w1.T,)

@@ -15,7 +15,7 @@ import pytest
 
 import intgrad
 from intgrad.family.expected import MonteCarloAlphas, expected_gradients
-from tests.closed_forms import Cubic, Quadratic, TanhLinear, TwoInputs
+from tests.closed_forms import Cubic, Quadratic, TanhLinear, TanhMLP, TwoInputs
 
 EXACT = 1e-12
 C = np.array([1.0, -2.0, 0.5])
@@ -33,20 +33,6 @@ class Linear:
     def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
         x = inputs[0]
         return (np.broadcast_to(self.w, x.shape) * cotangent[:, None],)
-
-
-class TanhMLP:
-    """tanh(x W1 + b1) W2 + b2, outputs (rows, classes): the frameworks' ``mlp`` in NumPy."""
-
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        (self.w1, self.b1), (self.w2, self.b2) = layers
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(x @ self.w1 + self.b1) @ self.w2 + self.b2
-
-    def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
-        hidden = np.tanh(inputs[0] @ self.w1 + self.b1)
-        return (((cotangent @ self.w2.T) * (1.0 - hidden**2)) @ self.w1.T,)
 
 
 def mlp_layers(seed: int = 7) -> list[tuple[np.ndarray, np.ndarray]]:

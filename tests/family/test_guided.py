@@ -16,6 +16,7 @@ import pytest
 from intgrad import Explainer, integrated_gradients
 from intgrad._core.guided import GuidedPath, GuidedSettings, guided_path_integral
 from intgrad.family.guided import guided_ig
+from tests.closed_forms import TanhMLP as FrameworkMLP
 
 AGREEMENT = 1e-12  # against PAIR, float64 (measured 1.3e-15)
 FRAMEWORK_TOLERANCE = 1e-12  # float64 framework vs NumPy reference (measured <= 2.7e-15)
@@ -352,25 +353,11 @@ def _layers(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
-class _Reference:
-    """The frameworks' two-layer tanh MLP with its gradient written by hand."""
-
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        (self.W1, self.b1), (self.W2, self.b2) = layers
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(x @ self.W1 + self.b1) @ self.W2 + self.b2
-
-    def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
-        hidden = np.tanh(inputs[0] @ self.W1 + self.b1)
-        return (((1.0 - hidden**2) * (cotangent @ self.W2.T)) @ self.W1.T,)
-
-
 def test_every_framework_matches_the_numpy_reference(framework, rng: np.random.Generator) -> None:
     layers = _layers(rng)
     x, x0 = rng.normal(size=(3, 5)), 0.2 * rng.normal(size=(3, 5))
     expected = guided_ig(
-        _Reference(layers), x, baselines=x0, target=[0, 2, 1], steps=20, backend="numpy"
+        FrameworkMLP(layers), x, baselines=x0, target=[0, 2, 1], steps=20, backend="numpy"
     )
     result = guided_ig(
         framework.mlp(layers),
@@ -393,7 +380,7 @@ def test_float32_inputs_keep_their_dtype(framework, rng: np.random.Generator) ->
     result = guided_ig(
         framework.mlp(layers, dtype="float32"), framework.tensor(x), target=0, steps=64
     )
-    reference = guided_ig(_Reference(layers), x, target=0, steps=64, backend="numpy")
+    reference = guided_ig(FrameworkMLP(layers), x, target=0, steps=64, backend="numpy")
     attributions = framework.numpy(result.attributions)
     assert attributions.dtype == np.float32
     np.testing.assert_allclose(attributions, reference.attributions, atol=FLOAT32_TOLERANCE)

@@ -6,6 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from tests.closed_forms import TanhMLP
+
+__all__ = ["Linear", "TanhMLP", "mlp_layers"]
+
 
 def _column(values: np.ndarray, like: np.ndarray) -> np.ndarray:
     return values.reshape((-1,) + (1,) * (like.ndim - 1))
@@ -26,21 +30,6 @@ class Linear:
     def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
         x = inputs[0]
         return (np.broadcast_to(self.w, x.shape) * _column(cotangent, x),)
-
-
-class TanhMLP:
-    """F(x) = tanh(x W1 + b1) W2 + b2, outputs (rows, classes): the adapters' ``mlp``."""
-
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        (self.w1, self.b1), (self.w2, self.b2) = layers
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(x @ self.w1 + self.b1) @ self.w2 + self.b2
-
-    def vjp(self, inputs: tuple[Any, ...], cotangent: np.ndarray) -> tuple[np.ndarray, ...]:
-        (x,) = inputs
-        hidden = np.tanh(x @ self.w1 + self.b1)
-        return ((cotangent @ self.w2.T) * (1.0 - hidden**2) @ self.w1.T,)
 
 
 def mlp_layers(

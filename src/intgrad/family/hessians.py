@@ -11,6 +11,11 @@ almost everywhere, so its off-diagonal interactions vanish and the rows no longe
 attributions (``delta`` shows it). The paper explains such networks with their ReLUs replaced
 by SoftPlus.
 
+PyTorch's fused attention kernels on the CPU have no second derivative: explain a transformer
+under ``torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH)``, as
+``intgrad interactions text`` does (the context sets a process-wide flag, so it is left to the
+caller rather than entered here, where another thread's call could see it).
+
 References:
     Janizek, Sturmfels & Lee (2021), "Explaining Explanations: Axiomatic Feature Interactions
     for Deep Networks", Journal of Machine Learning Research 22.

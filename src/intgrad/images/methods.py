@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from intgrad._core.result import Attribution
+from intgrad import Attribution
 
 __all__ = ["IMAGE_ATTRIBUTIONS", "PhotoAttribution", "attribute_photos", "method_options"]
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from intgrad._core.result import Attribution
+from intgrad import Attribution
 
 if TYPE_CHECKING:
     from intgrad.images.explain import ImageModel
