@@ -97,6 +97,31 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def _noise_kind(text: str) -> str:
+    from intgrad.family.noise import KINDS
+
+    if text not in KINDS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(KINDS)}, got {text!r}")
+    return text
+
+
 # Each option of a family member: (flag, destination, type, help, the methods it applies to).
 _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, ...]], ...] = (
     (
@@ -109,14 +134,14 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
     (
         "--stdev",
         "stdev",
-        float,
+        _positive_float,
         "SmoothGrad's noise, a fraction of each photo's value range (default 0.15)",
         ("smoothgrad",),
     ),
     (
         "--noise-kind",
         "kind",
-        str,
+        _noise_kind,
         "smoothgrad (mean), smoothgrad_sq (mean of squares) or "
         "vargrad (variance) (default smoothgrad)",
         ("smoothgrad",),
@@ -124,14 +149,14 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
     (
         "--max-sigma",
         "max_sigma",
-        float,
+        _positive_float,
         "Blur IG's largest blur, in pixels (default 50)",
         ("blur-ig",),
     ),
     (
         "--fraction",
         "fraction",
-        float,
+        _share,
         "Guided IG's share of features moved per step (default 0.25)",
         ("guided-ig",),
     ),
