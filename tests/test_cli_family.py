@@ -57,6 +57,8 @@ def test_smoothgrad_options_reach_the_method(tmp_path: Path) -> None:
         (["--attribution", "blur-ig", "--max-sigma", "-2"], "--max-sigma: must be a finite"),
         (["--attribution", "smoothgrad", "--stdev", "nan"], "--stdev: must be a finite"),
         (["--attribution", "lime"], "--attribution: invalid choice"),
+        (["--attribution", "guided-ig", "--reweight", "smooth"], "the one reweighting is 'idgi'"),
+        (["--attribution", "idgi", "--reweight", "idgi"], "--reweight applies to"),
     ],
 )
 def test_bad_family_options_are_usage_errors(
@@ -67,3 +69,15 @@ def test_bad_family_options_are_usage_errors(
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error and len(error.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.slow
+def test_guided_ig_reweighted_by_idgi_adds_up_from_the_shell(tmp_path: Path) -> None:
+    code = main(
+        ["explain", "--sample", "rocket", "--attribution", "guided-ig", "--reweight", "idgi",
+         "--steps", "4", "--quiet", "--output-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "rocket.json").read_text())
+    assert summary["attribution"] == "idgi:guided_ig"
+    assert abs(summary["relative_delta"]) < 1e-4

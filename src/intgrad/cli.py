@@ -122,6 +122,12 @@ def _noise_kind(text: str) -> str:
     return text
 
 
+def _reweighting(text: str) -> str:
+    if text != "idgi":
+        raise argparse.ArgumentTypeError(f"the one reweighting is 'idgi', got {text!r}")
+    return text
+
+
 # Each option of a family member: (flag, destination, type, help, the methods it applies to).
 _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, ...]], ...] = (
     (
@@ -158,6 +164,14 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
         "fraction",
         _share,
         "Guided IG's share of features moved per step (default 0.25)",
+        ("guided-ig",),
+    ),
+    (
+        "--reweight",
+        "reweight",
+        _reweighting,
+        "idgi: spread each step's change of F by the squared gradients (IDGI), so Guided IG "
+        "adds up exactly",
         ("guided-ig",),
     ),
 )

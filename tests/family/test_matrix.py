@@ -111,6 +111,9 @@ METHODS: dict[str, Method] = {
     "guided_ig": lambda m, x, bg, b: _attribution(
         intgrad.guided_ig(m, x, steps=12, target=TARGET, backend=b)
     ),
+    "guided_ig_idgi": lambda m, x, bg, b: _attribution(
+        intgrad.guided_ig(m, x, steps=12, reweight="idgi", target=TARGET, backend=b)
+    ),
     "idgi": lambda m, x, bg, b: _attribution(
         intgrad.idgi(m, x, steps=12, target=TARGET, backend=b)
     ),

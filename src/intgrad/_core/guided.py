@@ -34,6 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from intgrad._core.idgi import idgi_rows
+
 __all__ = ["GradientFn", "GuidedOutcome", "GuidedPath", "GuidedSettings", "guided_path_integral"]
 
 CLOSE = 1e-9
@@ -188,6 +190,7 @@ def guided_path_integral(
     gradients: GradientFn,
     settings: GuidedSettings,
     on_step: Callable[[int], None] | None = None,
+    f_end: Callable[[], np.ndarray] | None = None,
 ) -> GuidedOutcome:
     """Guided IG of a batch: ``settings.steps`` calls of ``gradients`` on all examples at once.
 
@@ -197,8 +200,14 @@ def guided_path_integral(
         gradients: the gradients of the explained scalar F at a batch of points (and F there).
         settings: validated :class:`GuidedSettings`.
         on_step: called with the number of steps done after each step.
+        f_end: with IDGI's reweighting (Yang et al. 2023): F at the inputs, shape (examples,).
+            Each step's F change along the guided path is then spread over the features by
+            g ⊙ g / Σ g² instead of adding Δx ⊙ g, so the attributions add up to
+            F(x) − F(x′) exactly; ``gradients`` must report F.
     """
     path = GuidedPath(inputs, baselines, settings)
+    reweighted = np.zeros_like(path.points) if f_end is not None else None
+    previous: tuple[np.ndarray, np.ndarray] | None = None
     f_start = None
     for step in range(settings.steps):
         grads, values = gradients(path.points)
@@ -215,7 +224,18 @@ def guided_path_integral(
             )
         if step == 0 and values is not None:
             f_start = np.asarray(values, dtype=np.float64)
+        if reweighted is not None:
+            if values is None:
+                raise ValueError("IDGI's reweighting needs F at every step of the path")
+            here = np.asarray(values, dtype=np.float64)
+            if previous is not None:
+                reweighted += idgi_rows(previous[0], here - previous[1])
+            previous = (grads, here)
         path.advance(step, grads)
         if on_step is not None:
             on_step(step + 1)
-    return GuidedOutcome(path.attributions, f_start)
+    if reweighted is None or f_end is None:
+        return GuidedOutcome(path.attributions, f_start)
+    assert previous is not None
+    reweighted += idgi_rows(previous[0], np.asarray(f_end(), dtype=np.float64) - previous[1])
+    return GuidedOutcome(reweighted, f_start)

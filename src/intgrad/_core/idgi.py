@@ -33,7 +33,14 @@ from intgrad._core.paths import Path
 from intgrad._core.planners import path_records
 from intgrad._core.primitives import ArrayOps, DeviceRows
 
-__all__ = ["SMALLEST_SQUARED_NORM", "Reweighted", "UniformDifferences", "check_steps", "idgi_step"]
+__all__ = [
+    "SMALLEST_SQUARED_NORM",
+    "Reweighted",
+    "UniformDifferences",
+    "check_steps",
+    "idgi_rows",
+    "idgi_step",
+]
 
 SMALLEST_SQUARED_NORM = float(np.finfo(np.float32).tiny)
 """Σ g² is divided by at least this (the smallest normal float32, about 1.2e-38): a row whose
@@ -163,7 +170,18 @@ def idgi_step(gradients: np.ndarray, delta_f: np.ndarray) -> np.ndarray:
             "delta_f must have one entry per gradient: gradients of shape (points, ...) and "
             f"delta_f of shape (points,); got {g.shape} and {changes.shape}"
         )
+    return idgi_rows(g, changes).sum(axis=0)
+
+
+def idgi_rows(gradients: np.ndarray, delta_f: np.ndarray) -> np.ndarray:
+    """Each row's own IDGI contribution ``Δf_r · g_r ⊙ g_r / Σ g_r²``, shape of ``gradients``.
+
+    For paths whose steps run on the host for a batch at once (Guided IG): row ``r`` is one
+    example's step; a row whose gradient is zero adds 0.
+    """
+    g = np.asarray(gradients, dtype=np.float64)
+    changes = np.asarray(delta_f, dtype=np.float64)
     squares = g * g
     norms = squares.reshape(g.shape[0], -1).sum(axis=1)
     scale = np.divide(changes, norms, out=np.zeros_like(norms), where=norms > 0)
-    return np.einsum("p,p...->...", scale, squares)
+    return squares * scale.reshape((-1,) + (1,) * (g.ndim - 1))

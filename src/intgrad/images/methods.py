@@ -35,7 +35,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "expected-gradients": {"samples": 32, "background": None},
     "smoothgrad": {"samples": 16, "stdev": 0.15, "kind": "smoothgrad"},
     "blur-ig": {"max_sigma": 50.0},
-    "guided-ig": {"fraction": 0.25},
+    "guided-ig": {"fraction": 0.25, "reweight": None},
     "idgi": {},
     "xrai": {},
 }
@@ -186,6 +186,7 @@ def attribute_photos(
             baselines=starts,
             steps=steps if isinstance(steps, int) else 128,
             fraction=chosen["fraction"],
+            reweight=chosen["reweight"],
             **common,
         )
     elif attribution == "idgi":
