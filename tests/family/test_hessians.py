@@ -579,3 +579,22 @@ def test_path_weights_integrate_the_log_densities() -> None:
     left = quadrature_points(quadrature_rule("riemann_left", 4), 2, "riemann_left")
     assert np.isfinite(left.first).all() and left.first[:, 0].tolist() == [0.0, 0.0]
     assert abs(left.first.sum(axis=1) - 1.0).max() < 1e-15
+
+
+def test_a_session_compiles_the_hessian_step_once() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    traces: list[tuple[int, ...]] = []
+    rng = np.random.default_rng(1)
+    w1, w2 = jnp.asarray(rng.normal(size=(4, 5))), jnp.asarray(rng.normal(size=(5, 2)))
+
+    def model(x):  # the Python body runs only while JAX traces
+        traces.append(tuple(x.shape))
+        return jnp.tanh(x @ w1) @ w2
+
+    explainer = intgrad.Explainer(model)
+    x = jnp.asarray(rng.normal(size=(2, 4)), dtype=jnp.float32)
+    first = intgrad.integrated_hessians(explainer, x, target=1, steps=6)
+    traced = len(traces)
+    second = intgrad.integrated_hessians(explainer, x, target=1, steps=6)
+    assert len(traces) == traced  # the second call reuses every compiled step
+    np.testing.assert_array_equal(first.interactions, second.interactions)

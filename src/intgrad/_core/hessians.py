@@ -674,7 +674,12 @@ def _evaluate(
     f_input, f_start = _end_values(forward, arrays, owners, num_examples, chunk_rows)
     for output_shape in list(forward.output_shapes):
         check_targets(request.targets, output_shape)
-    step = _HessianStep(ops, program, explainer.output, not grouping.identity, call.points.sampled)
+    grouped, squares = not grouping.identity, call.points.sampled
+    step = explainer.compiled(
+        program,
+        ("hessians", grouped, squares),
+        lambda: _HessianStep(ops, program, explainer.output, grouped, squares),
+    )
     state = _sum_rows(step, arrays, grouping, rows, chunk_rows, request.progress)
     return _finish(ops, state, call.points, grouping, shape, f_input, f_start, request)
 

@@ -201,7 +201,7 @@ class Explainer:
         self._acceleration.checked()
         self._backend_name = backend
         self._backend: Backend | None = None
-        self._steps: dict[Hashable, Steps] = {}
+        self._steps: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
     @property
@@ -227,15 +227,27 @@ class Explainer:
             return self._backend
 
     def _steps_for(self, ops: ArrayOps, program: Program, path: Path) -> Steps:
-        output_key = ("id", id(self.output)) if callable(self.output) else self.output
-        key = (program.key, path.key, output_key)
-        if program.key is None:  # an eager backend: nothing compiled to keep
-            return Steps(ops, program, path, self.output)
-        with self._lock:
-            if key not in self._steps:
-                self._steps[key] = Steps(ops, program, path, self.output)
-            steps = self._steps[key]
+        steps: Steps = self.compiled(
+            program, ("path", path.key), lambda: Steps(ops, program, path, self.output)
+        )
         return steps
+
+    def compiled(self, program: Program, key: Hashable, make: Callable[[], Any]) -> Any:
+        """A compiled step of this session for ``program``, made by ``make`` once per ``key``.
+
+        Kept for the session's life, so later calls of the same shapes reuse the framework's
+        traces; an eager backend (``program.key`` is ``None``) has nothing to keep and gets a
+        fresh one. The key also holds the output transform. Used by the family's own loops
+        (Integrated Hessians) as well as the path steps.
+        """
+        if program.key is None:
+            return make()
+        output_key = ("id", id(self.output)) if callable(self.output) else self.output
+        full = (program.key, key, output_key)
+        with self._lock:
+            if full not in self._steps:
+                self._steps[full] = make()
+            return self._steps[full]
 
     def attribute(
         self,
