@@ -18,22 +18,18 @@ References:
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from intgrad._io import atomic_write_bytes
 from intgrad.datasets.summary import DatasetSummary, FeatureSummary, normal_quantile
+from intgrad.viz._display import Display
 from intgrad.viz.heatmaps import DEFAULT_CMAP, DEFAULT_SIGNED_CMAP
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
     "BeeswarmDisplay",
@@ -132,12 +128,6 @@ def _axes(owner: str, ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return figure.add_subplot()
 
 
-def _root_figure(ax: Axes) -> Figure:
-    # In a subfigure ax.figure is the SubFigure; its .figure is the figure that can be saved.
-    figure: Any = ax.figure
-    return getattr(figure, "figure", None) or figure
-
-
 def _value_colorbar(ax: Axes, label: str, categories: tuple[str, ...] | None = None) -> Any:
     """A colour bar for values normalised to [0, 1]: ``low``/``high``, or the category names."""
     from matplotlib.cm import ScalarMappable
@@ -160,34 +150,6 @@ def _value_cmap() -> Any:
     import matplotlib
 
     return matplotlib.colormaps[_VALUE_CMAP].with_extremes(bad=_MISSING_COLOR)
-
-
-class _Display:
-    """What every display shares: ``ax_``, ``figure_`` and :meth:`save`."""
-
-    ax_: Axes
-    figure_: Figure
-
-    def plot(self, ax: Axes | None = None, **kwargs: Any) -> _Display:
-        raise NotImplementedError
-
-    def _keep(self, ax: Axes) -> None:
-        self.ax_, self.figure_ = ax, _root_figure(ax)
-
-    def save(self, path: str | os.PathLike[str], *, dpi: float = 100.0) -> Path:
-        """Write the figure as a PNG at ``path`` atomically (drawing it first if not yet drawn).
-
-        The PNG is rendered to memory first, so a failed render leaves an existing file as it
-        was. ``path``'s directory must exist; ``dpi`` must be positive. Returns ``path``.
-        """
-        if not dpi > 0:
-            raise ValueError(f"dpi must be positive, got {dpi}")
-        if not hasattr(self, "figure_"):
-            self.plot()
-        buffer = io.BytesIO()
-        self.figure_.savefig(buffer, format="png", dpi=dpi)
-        atomic_write_bytes(path, buffer.getvalue())
-        return Path(path)
 
 
 def _rows_height(rows: float) -> float:
@@ -227,7 +189,7 @@ def _importance_legend(ax: Axes, level: float) -> None:
 # --- 1. importance: mean |a| and the signed mean ------------------------------------------------
 
 
-class ImportanceDisplay(_Display):
+class ImportanceDisplay(Display):
     """Global feature importance: mean ``|a|`` paired with the signed mean and its interval.
 
     Each feature gets two bars on one attribution axis: a grey bar of the mean ``|a|`` and,
@@ -514,7 +476,7 @@ def _subsample(rows: int, max_points: int, rng: np.random.Generator) -> NDArray[
 # --- 2. beeswarm ---------------------------------------------------------------------------------
 
 
-class BeeswarmDisplay(_Display):
+class BeeswarmDisplay(Display):
     """SHAP's beeswarm: one row per feature, one point per example at its attribution.
 
     Points are spread across their row by local density (:func:`_swarm_offsets`: bins of
@@ -663,7 +625,7 @@ def _interaction_scores(
     return scores
 
 
-class DependenceDisplay(_Display):
+class DependenceDisplay(Display):
     """One feature's attribution against its value, coloured by a second feature.
 
     A numeric feature is drawn at its values; a categorical one at its category codes with the
@@ -830,7 +792,7 @@ class DependenceDisplay(_Display):
 # --- 4. cohorts ----------------------------------------------------------------------------------
 
 
-class CohortDisplay(_Display):
+class CohortDisplay(Display):
     """Grouped bars of each feature's importance in each cohort, next to all examples.
 
     By default the bars show mean ``|a|`` without error bars: a summary keeps the spread of the
@@ -971,7 +933,7 @@ def _cell_names(rows: int, cols: int) -> tuple[str, ...]:
     return tuple(f"r{r}c{c}" for r in range(rows) for c in range(cols))
 
 
-class ClassMapsDisplay(_Display):
+class ClassMapsDisplay(Display):
     """The mean attribution map of each predicted class, on one colour scale.
 
     The cell features ``"r{row}c{col}"`` of an image dataset are put back into their

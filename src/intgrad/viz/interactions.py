@@ -17,16 +17,13 @@ References:
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from intgrad._io import atomic_write_bytes
+from intgrad.viz._display import Display
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -50,7 +47,7 @@ def _own_columns(rows: Sequence[str], columns: Sequence[str]) -> np.ndarray:
     return np.array([position.get(name, -1) for name in rows], dtype=np.int64)
 
 
-class InteractionsDisplay:
+class InteractionsDisplay(Display):
     """The interactions Γ_ab of row groups a against column groups b as a heatmap.
 
     Args:
@@ -198,8 +195,7 @@ class InteractionsDisplay:
             self._annotate(ax)
         if self.title:
             ax.set_title(_label(self.title))
-        self.ax_ = ax
-        self.figure_ = getattr(figure, "figure", None) or figure
+        self._keep(ax)
         return self
 
     def _annotate(self, ax: Axes) -> None:
@@ -217,21 +213,6 @@ class InteractionsDisplay:
                 fontstyle=style,
                 color="white" if strong else "black",
             )
-
-    def save(self, path: str | os.PathLike[str], *, dpi: float = 100.0) -> Path:
-        """Write the figure as a PNG at ``path`` atomically (drawing it first if not yet drawn).
-
-        The PNG is rendered to memory first, so a failed render leaves an existing file as it
-        was. ``path``'s directory must exist; ``dpi`` must be positive. Returns ``path``.
-        """
-        if not dpi > 0:
-            raise ValueError(f"dpi must be positive, got {dpi}")
-        if not hasattr(self, "figure_"):
-            self.plot()
-        buffer = io.BytesIO()
-        self.figure_.savefig(buffer, format="png", dpi=dpi)
-        atomic_write_bytes(path, buffer.getvalue())
-        return Path(path)
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
