@@ -31,6 +31,8 @@ if TYPE_CHECKING:
         save_figure,
     )
     from intgrad.viz.heatmaps import attribution_mask, colorize, interpolate_images, overlay
+    from intgrad.viz.interactions import InteractionsDisplay
+    from intgrad.viz.metrics import CurveDisplay
     from intgrad.viz.render import ExplainedImage, png_bytes, render_explanation
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "BeeswarmDisplay",
     "ClassMapsDisplay",
     "CohortDisplay",
+    "CurveDisplay",
     "DependenceDisplay",
     "ExplainedImage",
     "ImportanceDisplay",
+    "InteractionsDisplay",
     "InterpolationDisplay",
     "SaturationDisplay",
     "TokenImportanceDisplay",
@@ -88,6 +92,8 @@ _LAZY = {
         ),
         "intgrad.viz.dataset",
     ),
+    "CurveDisplay": "intgrad.viz.metrics",
+    "InteractionsDisplay": "intgrad.viz.interactions",
 }
 
 

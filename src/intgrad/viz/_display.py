@@ -14,7 +14,31 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["Display", "root_figure"]
+__all__ = ["Display", "new_axes", "require_matplotlib", "root_figure"]
+
+
+def require_matplotlib(owner: str) -> None:
+    """``ImportError`` naming the extra to install when matplotlib is missing."""
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f"{owner}.plot needs matplotlib: pip install 'intgrad[images]' (or matplotlib)"
+        ) from error
+
+
+def new_axes(owner: str, ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """``ax``, or the one axes of a new constrained-layout figure on the Agg canvas (outside
+    pyplot, so nothing is left open in its registry)."""
+    require_matplotlib(owner)
+    if ax is not None:
+        return ax
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure.add_subplot()
 
 
 def root_figure(ax: Axes) -> Figure:

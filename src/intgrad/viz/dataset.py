@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from intgrad.datasets.summary import DatasetSummary, FeatureSummary, normal_quantile
-from intgrad.viz._display import Display
+from intgrad.viz._display import Display, new_axes
 from intgrad.viz.heatmaps import DEFAULT_CMAP, DEFAULT_SIGNED_CMAP
 
 if TYPE_CHECKING:
@@ -104,28 +104,6 @@ def _label(text: object) -> str:
 
 
 # --- matplotlib, imported only here ------------------------------------------------------------
-
-
-def _require_matplotlib(owner: str) -> None:
-    try:
-        import matplotlib.figure  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            f"{owner}.plot needs matplotlib: pip install 'intgrad[images]' (or matplotlib)"
-        ) from error
-
-
-def _axes(owner: str, ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    """``ax``, or the one axes of a new constrained-layout figure on the Agg canvas."""
-    _require_matplotlib(owner)
-    if ax is not None:
-        return ax
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure.add_subplot()
 
 
 def _value_colorbar(ax: Axes, label: str, categories: tuple[str, ...] | None = None) -> Any:
@@ -278,7 +256,7 @@ class ImportanceDisplay(Display):
             show_counts: whether the tick labels give each feature's observation count.
             **kwargs: passed to both :meth:`~matplotlib.axes.Axes.barh` calls.
         """
-        ax = _axes(type(self).__name__, ax, (7.0, _rows_height(len(self.names))))
+        ax = new_axes(type(self).__name__, ax, (7.0, _rows_height(len(self.names))))
         y = np.arange(len(self.names), dtype=np.float64)
         style = {"height": 0.4, "color": _MAGNITUDE, "label": "mean |a|", **kwargs}
         ax.barh(y - 0.2, self.mean_abs, **style)
@@ -561,7 +539,7 @@ class BeeswarmDisplay(Display):
             ax: the axes to draw into; a new figure when None.
             **kwargs: passed to every :meth:`~matplotlib.axes.Axes.scatter` call.
         """
-        ax = _axes(type(self).__name__, ax, (7.0, _rows_height(len(self.names))))
+        ax = new_axes(type(self).__name__, ax, (7.0, _rows_height(len(self.names))))
         cmap = _value_cmap()
         for row, (x, offset) in enumerate(zip(self.attributions, self.offsets, strict=True)):
             color: dict[str, Any] = {"color": "0.4"}
@@ -771,7 +749,7 @@ class DependenceDisplay(Display):
             ax: the axes to draw into; a new figure when None.
             **kwargs: passed to :meth:`~matplotlib.axes.Axes.scatter`.
         """
-        ax = _axes(type(self).__name__, ax, (6.5, 4.5))
+        ax = new_axes(type(self).__name__, ax, (6.5, 4.5))
         color: dict[str, Any] = {"color": "0.4"}
         if self.colors is not None:
             color = {"c": self.colors, "cmap": _value_cmap(), "vmin": 0.0, "vmax": 1.0}
@@ -892,7 +870,7 @@ class CohortDisplay(Display):
             **kwargs: passed to every :meth:`~matplotlib.axes.Axes.barh` call.
         """
         height = _rows_height(len(self.names) * max(1.0, len(self.groups) / 2.5))
-        ax = _axes(type(self).__name__, ax, (7.5, height))
+        ax = new_axes(type(self).__name__, ax, (7.5, height))
         y = np.arange(len(self.names), dtype=np.float64)
         bar = 0.8 / len(self.groups)
         for g, group in enumerate(self.groups):
@@ -1038,7 +1016,7 @@ class ClassMapsDisplay(Display):
         count = len(self.classes)
         ncols = min(count, columns)
         nrows = -(-count // ncols)
-        ax = _axes(type(self).__name__, ax, (2.6 * ncols + 1.0, 2.6 * nrows + 0.3))
+        ax = new_axes(type(self).__name__, ax, (2.6 * ncols + 1.0, 2.6 * nrows + 0.3))
         spec = ax.get_subplotspec()
         if spec is None:
             raise ValueError("ax must be a subplot (from add_subplot or subplots)")
