@@ -243,9 +243,19 @@ def _sample_background(size: tuple[int, int]) -> np.ndarray:
 
 
 def _blurred(pixels: np.ndarray, sigma: float) -> np.ndarray:
-    """The start of Blur IG's path as a picture: each channel blurred with ``sigma`` pixels."""
+    """The start of Blur IG's path as a picture, with the path's own border: the Gaussian cut
+    at the image edge and renormalised there (``intgrad._core.blur``), so the picture is the
+    image whose F the result reports as ``f_baseline``."""
     from scipy.ndimage import gaussian_filter
 
-    return np.stack(
-        [gaussian_filter(image, sigma=(sigma, sigma, 0), mode="nearest") for image in pixels]
-    ).astype(np.float32)
+    size = pixels.shape[1:3]
+    reach = max(size) / sigma + 1.0  # a kernel wider than the image: nothing truncated
+    weights = gaussian_filter(np.ones(size), sigma, mode="constant", truncate=reach)
+    blurred = [
+        gaussian_filter(
+            image.astype(np.float64), (sigma, sigma, 0), mode="constant", truncate=reach
+        )
+        / weights[..., None]
+        for image in pixels
+    ]
+    return np.stack(blurred).astype(np.float32)
