@@ -306,6 +306,7 @@ class Photos:
     pixels: np.ndarray  # (photos, 224, 224, 3) float32 in [0, 1]
     targets: list[int]
     module: torch.nn.Module  # channels first
+    session: intgrad.Explainer  # of ``module``'s probability, what ``attribute_photos`` runs on
     explainer: intgrad.Explainer  # channels last, for the metrics
     counter: Counter
 
@@ -325,7 +326,8 @@ def load_photos(s: Settings) -> Photos:
     targets = [p[0].index for p in top_k_predictions(model, pixels, 1)]
     module = model.module.eval()
     explainer = intgrad.Explainer(ChannelsLast(module).eval(), output="probability")
-    return Photos(names, pixels, targets, module, explainer, Counter(module))
+    session = intgrad.Explainer(module, output="probability")
+    return Photos(names, pixels, targets, module, session, explainer, Counter(module))
 
 
 def photo_attribute(photos: Photos, spec: PhotoSpec, pixels: np.ndarray) -> Any:
@@ -336,7 +338,7 @@ def photo_attribute(photos: Photos, spec: PhotoSpec, pixels: np.ndarray) -> Any:
     baselines, described = baseline_images(spec.start, pixels, seed=SEED)
     return attribute_photos(
         spec.name,
-        photos.module,
+        photos.session,
         lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))),
         lambda t: t.detach().cpu().numpy().transpose(0, 2, 3, 1),
         pixels,

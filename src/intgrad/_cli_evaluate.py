@@ -394,8 +394,9 @@ def _photo_converters(backend: str) -> tuple[Callable[[np.ndarray], Any], Callab
     return tf.constant, lambda t: np.asarray(t.numpy())
 
 
-def _photo_explain(model: Any, settings: dict[str, Any]) -> Callable[..., np.ndarray]:
-    """The recorded attribution method on photos in the model's layout (max-sensitivity)."""
+def _photo_explain(session: Any, settings: dict[str, Any]) -> Callable[..., np.ndarray]:
+    """The recorded attribution method on photos in the model's layout (max-sensitivity),
+    run on ``session``, the model's ``Explainer(module, output="probability")``."""
     from intgrad.images import baseline_images
     from intgrad.images.methods import attribute_photos
 
@@ -409,7 +410,7 @@ def _photo_explain(model: Any, settings: dict[str, Any]) -> Callable[..., np.nda
         )
         photos = attribute_photos(
             settings["attribution"],
-            model.module,
+            session,
             to_model,
             to_host,
             pixels,
@@ -452,6 +453,12 @@ def _load_image(
     settings = _image_settings(summary)
     backend, spec = str(settings["backend"]), str(summary["model"])
     model = models.get(("image", spec, backend), lambda: load_image_model(spec, backend))
+    # One session per model and command: the metrics and max-sensitivity's re-explanations of
+    # every RESULT reuse its compiled steps.
+    session = models.get(
+        ("image-session", spec, backend),
+        lambda: Explainer(model.module, backend=backend, output="probability"),
+    )
     target = _target(summary["target"], len(model.labels))
     pixels = _photo(
         str(summary["image"]), settings.get("source"), model.input_size, settings["resize"]
@@ -470,7 +477,7 @@ def _load_image(
     if settings["attribution"] is None:
         skipped["sensitivity"] = "the result does not record which --attribution made it"
     else:
-        explain = _photo_explain(model, settings)
+        explain = _photo_explain(session, settings)
     group = _Group(
         inputs=_channels_first(pixels[None], backend),
         attributions=_channels_first(attributions[None], backend),
@@ -492,7 +499,7 @@ def _load_image(
             "image": summary["image"],
             "target_label": summary.get("target_label"),
         },
-        explainer=Explainer(model.module, backend=backend, output="probability"),
+        explainer=session,
         groups=[group],
         names=[str(summary["image"])],
         channel_axis=1 if backend == "torch" else -1,

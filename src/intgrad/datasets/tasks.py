@@ -217,11 +217,12 @@ def cell_names(cells: int) -> tuple[str, ...]:
 
 
 class ImageTask(_Lazy):
-    """Explain images with :func:`intgrad.images.explain_images`, kept as reduced maps.
+    """Explain images with one :class:`intgrad.images.ImageExplainer`, kept as reduced maps.
 
     Args:
         model: a loaded image model or a spec (default the embedded EfficientNet-Lite0).
-        baseline, steps, method, target, batch_size: as in :func:`~intgrad.images.explain_images`.
+        baseline, steps, method, target, batch_size: as in
+            :meth:`intgrad.images.ImageExplainer.explain`.
         cells: the reduced map's side: each image's attributions are summed over channels
             and into ``cells × cells`` blocks (default 14: 16 × 16 pixel blocks at 224).
     """
@@ -260,8 +261,9 @@ class ImageTask(_Lazy):
         }
 
     def explain(self, batch: Batch) -> ExampleResults:
-        from intgrad.images import explain_images, load_image
+        from intgrad.images import ImageExplainer, load_image
 
+        explainer: ImageExplainer = self.session(lambda: ImageExplainer(self.model))
         images: list[np.ndarray | None] = []
         errors: list[str | None] = []
         for item in batch.items:
@@ -277,9 +279,8 @@ class ImageTask(_Lazy):
         results.attributions = np.full((len(images), self.cells**2), np.nan)
 
         def explain(indices: list[int]) -> None:
-            explained = explain_images(
+            explained = explainer.explain(
                 [images[i] for i in indices],  # type: ignore[misc]
-                model=self.model,
                 target=self.target,
                 steps=self.steps,
                 method=self.method,

@@ -16,6 +16,7 @@ from intgrad.images.decode import (
 from intgrad.images.explain import (
     IMAGE_BACKENDS,
     IMAGE_BASELINES,
+    ImageExplainer,
     ImageExplanation,
     ImageModel,
     Prediction,
@@ -43,6 +44,7 @@ __all__ = [
     "RESIZE_MODES",
     "Box",
     "ImageDecodeError",
+    "ImageExplainer",
     "ImageExplanation",
     "ImageModel",
     "LabelError",

@@ -1,7 +1,8 @@
 """The TensorFlow tutorial's workflow for photos: classify, pick a target, attribute, measure.
 
-Everything here calls the public API (:func:`intgrad.integrated_gradients`) and returns NumPy
-arrays, channels-last (height, width, 3) in [0, 1], so the figures need no framework.
+Everything here calls the public API (an :class:`intgrad.Explainer` session per model, held by
+:class:`ImageExplainer`) and returns NumPy arrays, channels-last (height, width, 3) in [0, 1], so
+the figures need no framework.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from intgrad import (
     Attribution,
     BlurBaseline,
     ConstantBaseline,
+    Explainer,
     GaussianBaseline,
     PathRecord,
     UniformBaseline,
@@ -33,6 +35,7 @@ from intgrad.images.models import DEFAULT_MODEL, LoadedModel, ModelLoadError, lo
 __all__ = [
     "IMAGE_BACKENDS",
     "IMAGE_BASELINES",
+    "ImageExplainer",
     "ImageExplanation",
     "ImageModel",
     "Prediction",
@@ -288,10 +291,157 @@ def _resolve_targets(
     return [resolve_label(target, model.labels)] * len(predictions)
 
 
+class ImageExplainer:
+    """Integrated Gradients (or another member of the family) of one image classifier, for
+    many calls.
+
+    The model is loaded once and one :class:`intgrad.Explainer` session of its target
+    probability is kept, so later calls reuse its compiled steps. Calls from several threads
+    on one ImageExplainer are safe (the session changes nothing process-wide under another
+    call, and the model's parameters are left as they were).
+
+    Args:
+        model: a loaded :data:`ImageModel` or a model spec (see
+            :func:`intgrad.images.models.load_model`); default the embedded EfficientNet-Lite0.
+            Never modified.
+        backend: "torch" or "tensorflow" (see :func:`load_image_model`), when ``model`` is a
+            spec; a loaded model keeps its own framework.
+    """
+
+    def __init__(self, model: ImageModel | str = DEFAULT_MODEL, backend: str = "torch") -> None:
+        self._model: ImageModel = (
+            load_image_model(model, backend) if isinstance(model, str) else model
+        )
+        self._explainer = Explainer(self._model.module, output="probability")
+
+    def __repr__(self) -> str:
+        return f"ImageExplainer({self.name!r})"
+
+    @property
+    def model(self) -> ImageModel:
+        """The loaded classifier."""
+        return self._model
+
+    @property
+    def explainer(self) -> Explainer:
+        """The session every call runs on: the model's target probability (softmax)."""
+        return self._explainer
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """One display name per class of the model."""
+        return self._model.labels
+
+    @property
+    def name(self) -> str:
+        """The model's name (the spec it was loaded from)."""
+        return self._model.name
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) in pixels the model takes; photos are fitted to it."""
+        return self._model.input_size
+
+    def predict(self, images: np.ndarray, k: int = 3) -> list[tuple[Prediction, ...]]:
+        """The ``k`` most probable classes of each image (see :func:`top_k_predictions`).
+
+        Args:
+            images: shape (examples, height, width, 3) or (height, width, 3), float in
+                [0, 1], at :attr:`input_size`.
+            k: how many classes per image, >= 1.
+        """
+        return top_k_predictions(self._model, images, k)
+
+    def explain(
+        self,
+        images: Sequence[np.ndarray | str | os.PathLike[str]],
+        *,
+        target: int | str | None = None,
+        steps: int | Literal["auto"] = 50,
+        method: str | None = None,
+        baseline: str = "black",
+        batch_size: int | None = None,
+        seed: int | None = 0,
+        top_k: int = 3,
+        resize: str = "pad",
+        progress: Callable[[int, int], None] | None = None,
+        tolerance: float = 0.01,
+        attribution: str = "ig",
+        attribution_options: dict[str, Any] | None = None,
+    ) -> list[ImageExplanation]:
+        """Explain several photos in one batched call (all paths share the model's chunks).
+
+        Args:
+            images: arrays (height, width, 3) in [0, 1] of any size, or image file paths;
+                each is fitted to :attr:`input_size`.
+            target: a class index or name (see ``resolve_label``); default each image's top
+                class.
+            steps, method, batch_size, progress, tolerance: as in
+                :func:`intgrad.integrated_gradients` (``steps="auto"`` adapts per image).
+            baseline: "black", "white", "uniform", "gaussian", "blur" or an image file path.
+            seed: seed of the random baselines.
+            top_k: how many classes to report per image.
+            resize: "pad" (keep the aspect ratio, zero pad) or "crop" (centre crop).
+            attribution: the member of the IG family, one of
+                :data:`~intgrad.images.methods.IMAGE_ATTRIBUTIONS` (default Integrated
+                Gradients); ``attribution_options`` its options (e.g. ``{"samples": 64}``;
+                see :func:`~intgrad.images.methods.method_options`).
+
+        Returns:
+            One :class:`ImageExplanation` per image, in order.
+        """
+        from intgrad.images.methods import attribute_photos, method_options
+
+        method_options(attribution, attribution_options)  # bad options fail before any work
+        loaded = self._model
+        prepared = [prepare_image(image, loaded.input_size, resize) for image in images]
+        pixels = np.stack([p for p, _ in prepared])
+        predictions = top_k_predictions(loaded, pixels, top_k)
+        targets = _resolve_targets(loaded, target, predictions)
+        baselines, baseline_name = baseline_images(baseline, pixels, seed, resize)
+        started = time.perf_counter()
+        photos = attribute_photos(
+            attribution,
+            self._explainer,
+            lambda array: _model_input(loaded, array),
+            lambda tensor: _model_output(loaded, tensor),
+            pixels,
+            baselines,
+            baseline_name,
+            targets,
+            options=attribution_options,
+            steps=steps,
+            method=method,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
+            tolerance=tolerance,
+        )
+        seconds = (time.perf_counter() - started) / len(images)
+        result, attributions = photos.result, photos.attributions
+        baselines, baseline_name = photos.baselines, photos.baseline_name
+        return [
+            ImageExplanation(
+                image=pixels[index],
+                box=prepared[index][1],
+                baseline=baselines[index],
+                attributions=attributions[index],
+                model=loaded.name,
+                target=targets[index],
+                target_label=loaded.labels[targets[index]],
+                top_k=predictions[index],
+                result=result.example(index),
+                baseline_name=baseline_name,
+                seconds=seconds,
+            )
+            for index in range(len(prepared))
+        ]
+
+
 def explain_images(
     images: Sequence[np.ndarray | str | os.PathLike[str]],
     *,
-    model: ImageModel | str = DEFAULT_MODEL,
+    model: ImageExplainer | ImageModel | str = DEFAULT_MODEL,
     target: int | str | None = None,
     steps: int | Literal["auto"] = 50,
     method: str | None = None,
@@ -308,9 +458,14 @@ def explain_images(
 ) -> list[ImageExplanation]:
     """Explain several photos in one batched call (all paths share the model's chunks).
 
+    Makes a new :class:`ImageExplainer` for each call unless ``model`` is one; to explain
+    many batches with one model, keep an ImageExplainer and call its
+    :meth:`~ImageExplainer.explain` (the same options, without ``model`` and ``backend``).
+
     Args:
         images: arrays (height, width, 3) in [0, 1] of any size, or image file paths.
-        model: a loaded model or a spec, default the embedded EfficientNet-Lite0.
+        model: an :class:`ImageExplainer` (its session is reused), a loaded model or a spec,
+            default the embedded EfficientNet-Lite0.
         target: a class index or name (see ``resolve_label``); default each image's top class.
         steps, method, batch_size, progress, tolerance: as in
             :func:`intgrad.integrated_gradients` (``steps="auto"`` adapts per image).
@@ -328,52 +483,25 @@ def explain_images(
     Returns:
         One :class:`ImageExplanation` per image, in order.
     """
-    from intgrad.images.methods import attribute_photos, method_options
+    from intgrad.images.methods import method_options
 
     method_options(attribution, attribution_options)  # bad options fail before any work
-    loaded = load_image_model(model, backend) if isinstance(model, str) else model
-    prepared = [prepare_image(image, loaded.input_size, resize) for image in images]
-    pixels = np.stack([p for p, _ in prepared])
-    predictions = top_k_predictions(loaded, pixels, top_k)
-    targets = _resolve_targets(loaded, target, predictions)
-    baselines, baseline_name = baseline_images(baseline, pixels, seed, resize)
-    started = time.perf_counter()
-    photos = attribute_photos(
-        attribution,
-        loaded.module,
-        lambda array: _model_input(loaded, array),
-        lambda tensor: _model_output(loaded, tensor),
-        pixels,
-        baselines,
-        baseline_name,
-        targets,
-        options=attribution_options,
+    session = model if isinstance(model, ImageExplainer) else ImageExplainer(model, backend)
+    return session.explain(
+        images,
+        target=target,
         steps=steps,
         method=method,
+        baseline=baseline,
         batch_size=batch_size,
         seed=seed,
+        top_k=top_k,
+        resize=resize,
         progress=progress,
         tolerance=tolerance,
+        attribution=attribution,
+        attribution_options=attribution_options,
     )
-    seconds = (time.perf_counter() - started) / len(images)
-    result, attributions = photos.result, photos.attributions
-    baselines, baseline_name = photos.baselines, photos.baseline_name
-    return [
-        ImageExplanation(
-            image=pixels[index],
-            box=prepared[index][1],
-            baseline=baselines[index],
-            attributions=attributions[index],
-            model=loaded.name,
-            target=targets[index],
-            target_label=loaded.labels[targets[index]],
-            top_k=predictions[index],
-            result=result.example(index),
-            baseline_name=baseline_name,
-            seconds=seconds,
-        )
-        for index in range(len(prepared))
-    ]
 
 
 def explain_image(image: np.ndarray | str | os.PathLike[str], **options: Any) -> ImageExplanation:

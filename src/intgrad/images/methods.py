@@ -3,7 +3,8 @@
 :func:`attribute_photos` runs any member of the family (``intgrad.family``) on a batch of
 prepared photos for :func:`intgrad.images.explain_images`, the CLI and the benchmark, and
 returns NumPy arrays channels-last, so everything downstream (figures, metrics) is the same for
-every method.
+every method. Every member runs on the caller's :class:`intgrad.Explainer` session, so a caller
+that keeps one (:class:`intgrad.images.ImageExplainer`) reuses its compiled steps.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from intgrad import Attribution
+from intgrad import Attribution, Explainer
 
 __all__ = ["IMAGE_ATTRIBUTIONS", "PhotoAttribution", "attribute_photos", "method_options"]
 
@@ -79,7 +80,7 @@ def method_options(attribution: str, options: Mapping[str, Any] | None = None) -
 
 def attribute_photos(
     attribution: str,
-    module: Any,
+    session: Explainer,
     to_model: Callable[[np.ndarray], Any],
     to_host: Callable[[Any], np.ndarray],
     pixels: np.ndarray,
@@ -94,7 +95,9 @@ def attribute_photos(
 
     Args:
         attribution: one of :data:`IMAGE_ATTRIBUTIONS`.
-        module: the classifier (a torch module or a Keras model) returning logits.
+        session: the classifier's :class:`intgrad.Explainer` (a torch module or a Keras model
+            returning logits), made with ``output="probability"`` and no ``layer``; every
+            member runs on it, so its compiled steps are reused from call to call.
         to_model: (examples, height, width, 3) float32 → the model's tensor and layout.
         to_host: the model's tensor → (examples, height, width, 3) NumPy.
         pixels: shape (examples, height, width, 3), float32 in [0, 1].
@@ -107,20 +110,18 @@ def attribute_photos(
         call: ``steps``, ``method``, ``batch_size``, ``seed``, ``progress``, ``tolerance``.
     """
     chosen = method_options(attribution, options)
+    _check_session(session)
     inputs, starts = to_model(pixels), to_model(baselines)
+    # The session fixes the output (the target's probability): the family refuses it again.
     common: dict[str, Any] = {
         "target": targets,
-        "output": "probability",
         "batch_size": call.get("batch_size"),
         "progress": call.get("progress"),
     }
     steps, method, seed = call.get("steps", 50), call.get("method"), call.get("seed")
     tolerance = call.get("tolerance", 0.01)
     if attribution == "ig":
-        from intgrad import integrated_gradients
-
-        result = integrated_gradients(
-            module,
+        result = session.attribute(
             inputs,
             baselines=starts,
             steps=steps,
@@ -137,7 +138,7 @@ def attribute_photos(
         if background is None:
             background = _sample_background(pixels.shape[1:3])
         result = expected_gradients(
-            module,
+            session,
             inputs,
             background=to_model(np.asarray(background, dtype=np.float32)),
             samples=chosen["samples"],
@@ -150,7 +151,7 @@ def attribute_photos(
         from intgrad.family.noise import noise_tunnel
 
         result = noise_tunnel(
-            module,
+            session,
             inputs,
             attribution="integrated_gradients",
             kind=chosen["kind"],
@@ -166,7 +167,7 @@ def attribute_photos(
         from intgrad.family.blur import blur_ig
 
         result = blur_ig(
-            module,
+            session,
             inputs,
             max_sigma=chosen["max_sigma"],
             steps=steps,
@@ -181,7 +182,7 @@ def attribute_photos(
         from intgrad.family.guided import guided_ig
 
         result = guided_ig(
-            module,
+            session,
             inputs,
             baselines=starts,
             steps=steps if isinstance(steps, int) else 128,
@@ -193,20 +194,40 @@ def attribute_photos(
         from intgrad.family.idgi import idgi
 
         result = idgi(
-            module,
+            session,
             inputs,
             baselines=starts,
             steps=steps if isinstance(steps, int) else 50,
             **common,
         )
     else:
-        return _xrai(module, to_model, to_host, pixels, targets, steps, call)
+        return _xrai(session, to_model, to_host, pixels, targets, steps, call)
     attributions = to_host(result.attributions).astype(np.float32)
     return PhotoAttribution(attributions, np.asarray(baselines, np.float32), baseline_name, result)
 
 
+def _check_session(session: object) -> None:
+    """``TypeError`` unless ``session`` is an Explainer, ``ValueError`` unless it attributes
+    the target probability to the pixels (``output="probability"``, no layer, multiplied by
+    ``x − x′``): what every photo's figures and completeness report assume."""
+    if not isinstance(session, Explainer):
+        raise TypeError(
+            "attribute_photos takes the model's intgrad.Explainer(module, output='probability'), "
+            f"got {type(session).__name__}"
+        )
+    if (
+        session.output != "probability"
+        or session.layer is not None
+        or not session.multiplies_by_inputs
+    ):
+        raise ValueError(
+            "attribute_photos needs an Explainer(module, output='probability') without layer "
+            "or multiply_by_inputs=False"
+        )
+
+
 def _xrai(
-    module: Any,
+    session: Explainer,
     to_model: Callable[[np.ndarray], Any],
     to_host: Callable[[Any], np.ndarray],
     pixels: np.ndarray,
@@ -215,16 +236,13 @@ def _xrai(
     call: Mapping[str, Any],
 ) -> PhotoAttribution:
     """XRAI's region map from IG with black and white baselines (Kapishnikov et al. 2019)."""
-    from intgrad import integrated_gradients
     from intgrad.images.xrai import xrai
 
-    ig = integrated_gradients(
-        module,
+    ig = session.attribute(
         to_model(pixels),
         baselines=[to_model(np.zeros_like(pixels)), to_model(np.ones_like(pixels))],
         target=targets,
         steps=steps if isinstance(steps, int) else 50,
-        output="probability",
         batch_size=call.get("batch_size"),
         progress=call.get("progress"),
     )
