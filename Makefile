@@ -9,7 +9,7 @@ DEMO_TEXTS := "a gripping, beautifully acted film" \
 	"the plot is thin and the jokes fall flat" \
 	"not bad at all, though far too long"
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench browser screenshots clean
 
 $(STAMP): pyproject.toml requirements-dev.txt constraints-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,24 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# The app's browser tests drive Debian's chromium (Playwright launches it by path; it never
+# downloads a browser). Installed here when we are root with apt; else those tests skip.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || (apt-get update && apt-get install -y chromium) || \
+			echo "chromium could not be installed: the browser tests will be skipped"; \
+	else \
+		echo "no chromium: the browser tests will be skipped (install it: sudo apt-get install chromium)"; \
+	fi
+
+# Pictures of the app's pages for the README and the docs.
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/app_screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_captum.py $(BENCH_ARGS)

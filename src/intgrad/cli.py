@@ -6,7 +6,8 @@ arguments, 1 when any image or text failed (the others are still explained), 3 w
 here; ``text`` in :mod:`intgrad._cli_text`, ``tabular`` and ``dataset`` in
 :mod:`intgrad._cli_dataset`, ``drift`` in :mod:`intgrad._cli_drift`, ``evaluate`` (the
 faithfulness metrics of saved results) in :mod:`intgrad._cli_evaluate`, ``interactions``
-(Integrated Hessians of tables and texts) in :mod:`intgrad._cli_interactions`.
+(Integrated Hessians of tables and texts) in :mod:`intgrad._cli_interactions`, ``app`` (the
+web app) in :mod:`intgrad._cli_app`.
 """
 
 from __future__ import annotations
@@ -288,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     from intgrad._cli_interactions import add_interactions_command
 
     add_interactions_command(commands)
+
+    from intgrad._cli_app import add_app_parser
+
+    add_app_parser(commands)
     return parser
 
 
@@ -461,7 +466,7 @@ def _shown(value: float | None, spec: str) -> str:
 
 
 def _run_explain(args: argparse.Namespace) -> int:
-    from intgrad.images import resolve_label
+    from intgrad.images import ImageExplainer, resolve_label
 
     sources = _sources(args)
     _check_arguments(args)
@@ -472,7 +477,8 @@ def _run_explain(args: argparse.Namespace) -> int:
         method_options(args.attribution, args.attribution_options)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    model = _load_model(args.model, args.backend)
+    # One session for every photo: later photos reuse its backend and compiled steps.
+    model = ImageExplainer(_load_model(args.model, args.backend))
     if args.target is not None:
         try:
             args.target = resolve_label(args.target, model.labels)
@@ -521,6 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from intgrad._cli_interactions import run_interactions
 
             return run_interactions(args)
+        if args.command == "app":
+            from intgrad._cli_app import run_app
+
+            return run_app(args)
         return _run_explain(args)
     except UsageError as error:
         _error(str(error))
