@@ -9,7 +9,7 @@ DEMO_TEXTS := "a gripping, beautifully acted film" \
 	"the plot is thin and the jokes fall flat" \
 	"not bad at all, though far too long"
 
-.PHONY: demo test lint format bench browser screenshots clean
+.PHONY: demo app test lint format bench browser screenshots clean
 
 $(STAMP): pyproject.toml requirements-dev.txt constraints-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ demo: $(STAMP)
 		--html $(ADULT)/skew.html --json $(ADULT)/skew.json
 	$(BIN)/intgrad drift $(ADULT)/train $(ADULT)/older --threshold js=0.05 \
 		--html $(ADULT)/drift-older.html --json $(ADULT)/drift-older.json; test $$? -eq 3
+
+# The web app on http://127.0.0.1:7860 with the embedded models (Ctrl+C stops it).
+app: $(STAMP)
+	$(BIN)/intgrad app
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

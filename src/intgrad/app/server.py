@@ -18,8 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from intgrad.app.config import AppConfig
-from intgrad.app.forms import BadRequest, BodyLimit
-from intgrad.app.jobs import JobManager
+from intgrad.app.forms import BadRequest, BodyLimit, TooLarge
+from intgrad.app.jobs import JobManager, one_line
 from intgrad.app.pages import error_box, esc, job_page, layout
 from intgrad.app.registry import ModelRegistry
 from intgrad.app.state import AppState
@@ -163,7 +163,10 @@ def create_app(
         return _error_page(str(error.detail), error.status_code)
 
     async def bad_request(request: Request, error: Exception) -> Response:
-        return _error_page(str(error), 413 if "larger than the limit" in str(error) else 400)
+        # BadRequest, or a ValueError of the library met while checking a request (a model
+        # that does not load): one line in the page, never a traceback.
+        status = 413 if isinstance(error, TooLarge) else 400
+        return _error_page(one_line(error), status)
 
     async def internal(request: Request, error: Exception) -> Response:
         _LOG.exception("request %s failed", request.url.path, exc_info=error)
@@ -176,7 +179,12 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: http_error, BadRequest: bad_request, 500: internal},
+        exception_handlers={
+            HTTPException: http_error,
+            BadRequest: bad_request,
+            ValueError: bad_request,
+            500: internal,
+        },
         lifespan=lifespan,
     )
     app.state.intgrad = state

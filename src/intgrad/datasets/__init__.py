@@ -9,16 +9,24 @@ Needs pandas and pyarrow (``pip install 'intgrad[datasets]'``); the Ray engine n
 ``intgrad[ray]``.
 """
 
-from intgrad.datasets.drift import DriftReport, DriftThresholds, FeatureDrift, compare
+from intgrad.datasets.drift import (
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+    compare,
+    parse_group,
+    select_group,
+)
 from intgrad.datasets.job import ENGINES, DatasetResult, explain_dataset
 from intgrad.datasets.records import Cohort, ExampleResults
 from intgrad.datasets.sketch import QuantileSketch, jensen_shannon
 from intgrad.datasets.sources import Batch, CsvSource, ExampleSource, FrameSource, SequenceSource
-from intgrad.datasets.summary import DatasetSummary, FeatureSummary
+from intgrad.datasets.summary import SUMMARY_FILE, DatasetSummary, FeatureSummary
 from intgrad.datasets.tasks import DatasetTask, ImageTask, TabularTask, TextTask
 
 __all__ = [
     "ENGINES",
+    "SUMMARY_FILE",
     "Batch",
     "Cohort",
     "CsvSource",
@@ -40,4 +48,6 @@ __all__ = [
     "compare",
     "explain_dataset",
     "jensen_shannon",
+    "parse_group",
+    "select_group",
 ]

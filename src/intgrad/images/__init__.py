@@ -28,6 +28,7 @@ from intgrad.images.explain import (
     top_k_predictions,
 )
 from intgrad.images.labels import LabelError, imagenet_labels, resolve_label
+from intgrad.images.methods import IMAGE_ATTRIBUTIONS
 from intgrad.images.models import (
     DEFAULT_MODEL,
     LoadedModel,
@@ -39,6 +40,7 @@ from intgrad.images.samples import load_sample, sample_description, sample_names
 
 __all__ = [
     "DEFAULT_MODEL",
+    "IMAGE_ATTRIBUTIONS",
     "IMAGE_BACKENDS",
     "IMAGE_BASELINES",
     "RESIZE_MODES",

@@ -432,7 +432,7 @@ def summary_view(
         min_count: the fewest observations a listed feature needs; None: :func:`auto_min_count`.
         check: called between stages; raises when the job is cancelled.
     """
-    from intgrad.datasets.drift import select_group
+    from intgrad.datasets import select_group
 
     features = select_group(summary, group)
     least = auto_min_count(summary, features) if min_count is None else min_count

@@ -32,9 +32,7 @@ from intgrad.app.jobs import Progress, ViewResult
 from intgrad.app.pages import esc, layout, options
 from intgrad.app.state import AppState
 from intgrad.app.views._datasets_render import DriftResult, summary_view
-from intgrad.datasets import DatasetSummary, DriftThresholds, compare
-from intgrad.datasets.drift import parse_group
-from intgrad.datasets.summary import SUMMARY_FILE
+from intgrad.datasets import SUMMARY_FILE, DatasetSummary, DriftThresholds, compare, parse_group
 
 __all__ = ["PATH", "SUMMARY", "TITLE", "SummaryRef", "parse_summary", "routes", "summary_catalog"]
 

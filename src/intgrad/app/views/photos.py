@@ -8,13 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
 from intgrad.app.forms import BadRequest, choice, steps_field, text_field, upload
-from intgrad.app.jobs import Progress
+from intgrad.app.jobs import Job, Progress
 from intgrad.app.pages import esc, layout, options
 from intgrad.app.state import AppState
 from intgrad.app.views._photos_render import (
@@ -37,7 +38,7 @@ _NONE = ""
 
 
 def _attributions() -> tuple[str, ...]:
-    from intgrad.images.methods import IMAGE_ATTRIBUTIONS
+    from intgrad.images import IMAGE_ATTRIBUTIONS
 
     return IMAGE_ATTRIBUTIONS
 
@@ -220,41 +221,46 @@ def _explain_class_form(values: dict[str, str]) -> str:
     )
 
 
+def _start(state: AppState, form: FormData, uploaded: tuple[str, bytes] | None) -> Job:
+    """Check the form, decode the photo and submit the job (on a worker thread of the server:
+    decoding a large photo must not hold up other requests)."""
+    name, pixels, token = _photo(state, form, uploaded)
+    first, second = _settings(state, form)
+    values = _values(first, token, name.removeprefix("sample ") if not token else "")
+    compare_form = dict(values)
+    if second is not None:
+        compare_form["compare_baseline"] = (
+            second.baseline if second.baseline != first.baseline else ""
+        )
+        compare_form["compare_attribution"] = (
+            second.attribution if second.attribution != first.attribution else ""
+        )
+
+    def work(progress: Progress) -> PhotoResult:
+        session = state.registry.session("image", first.model)  # loaded once, on first use
+        progress.unit("gradient evaluations")
+        panels = []
+        for index, settings in enumerate((first, second) if second else (first,)):
+            progress.note(f"explanation {index + 1} of {2 if second else 1}")
+            explanation = _explain(session, pixels, settings, progress)
+            progress.check()
+            panels.append(panel_of(explanation, settings))
+        return PhotoResult(
+            title=f"{name}: {panels[0].summary['target_label']}",
+            photo=name,
+            panels=tuple(panels),
+            explain_form=_explain_class_form(values),
+            settings_form=_form(state, compare_form, "Change the settings"),
+        )
+
+    return state.jobs.submit("photos", f"Explaining {name}", work)
+
+
 def _submit(state: AppState) -> Any:
     async def submit(request: Request) -> RedirectResponse:
         async with request.form(max_files=2, max_fields=40) as form:
             uploaded = await upload(form, "photo")
-            name, pixels, token = _photo(state, form, uploaded)
-            first, second = _settings(state, form)
-        session = state.registry.session("image", first.model)
-        sample = name.removeprefix("sample ") if not token else ""
-        values = _values(first, token, sample)
-        compare_form = dict(values)
-        if second is not None:
-            compare_form["compare_baseline"] = (
-                second.baseline if second.baseline != first.baseline else ""
-            )
-            compare_form["compare_attribution"] = (
-                second.attribution if second.attribution != first.attribution else ""
-            )
-
-        def work(progress: Progress) -> PhotoResult:
-            progress.unit("gradient evaluations")
-            panels = []
-            for index, settings in enumerate((first, second) if second else (first,)):
-                progress.note(f"explanation {index + 1} of {2 if second else 1}")
-                explanation = _explain(session, pixels, settings, progress)
-                progress.check()
-                panels.append(panel_of(explanation, settings))
-            return PhotoResult(
-                title=f"{name}: {panels[0].summary['target_label']}",
-                photo=name,
-                panels=tuple(panels),
-                explain_form=_explain_class_form(values),
-                settings_form=_form(state, compare_form, "Change the settings"),
-            )
-
-        job = state.jobs.submit("photos", f"Explaining {name}", work)
+            job = await run_in_threadpool(_start, state, form, uploaded)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     return submit

@@ -14,8 +14,6 @@ app's upload store under a random token.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Mapping
@@ -31,19 +29,18 @@ from starlette.routing import Route
 
 from intgrad.app.forms import BadRequest, choice, steps_field, text_field, upload, whole_number
 from intgrad.app.jobs import Progress, one_line
-from intgrad.app.pages import error_box, esc, layout, standalone
+from intgrad.app.pages import error_box, esc, layout
 from intgrad.app.state import AppState
+from intgrad.app.views._tables_csv import read_csv_upload
 from intgrad.app.views._tables_render import (
     BASELINE_CHOICES,
     FEATURE_PREFIX,
     RowRecord,
     Settings,
     number_text,
-    record_html,
     row_form,
-    what_if_html,
-    what_if_json,
 )
+from intgrad.app.views._tables_result import _VIEW, TablesResult, _FormContext
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +54,6 @@ SUMMARY = (
     "change a value and see the prediction and attributions move."
 )
 
-_VIEW = "tables"
 _MAX_SAMPLES = 128
 _MAX_VALUE_CHARS = 200
 _PREVIEW_ROWS = 20
@@ -79,49 +75,6 @@ class _Table:
 
     def label(self, row: int) -> str:
         return f"Adult test row {row}" if not self.upload else f"row {row} of {self.name!r}"
-
-
-def _canonical(name: object, columns: tuple[str, ...]) -> str:
-    """A header's name, stripped; ``hours-per-week`` (UCI's spelling) as ``hours_per_week``."""
-    text = str(name).strip()
-    underscored = text.replace("-", "_")
-    return underscored if text not in columns and underscored in columns else text
-
-
-def read_csv_upload(data: bytes, schema: TabularSchema, max_rows: int) -> tuple[pd.DataFrame, bool]:
-    """An uploaded CSV's rows (at most ``max_rows``) and whether more were left out.
-
-    Raises:
-        BadRequest: not UTF-8 text, not readable as CSV, a header without the schema's
-            columns (they are named), or no data rows.
-    """
-    import pandas as pd
-
-    if b"\x00" in data:
-        raise BadRequest("the upload is not a CSV file: it holds binary data")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadRequest("the upload is not a CSV file: it is not UTF-8 text") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), nrows=max_rows + 1, skipinitialspace=True)
-    except (ValueError, csv.Error, OverflowError) as error:
-        raise BadRequest(f"the CSV could not be read: {one_line(error)}") from None
-    columns = schema.columns
-    header = [_canonical(c, columns) for c in frame.columns]
-    if len(set(header)) == len(header):
-        frame.columns = header
-    missing = [c for c in columns if c not in frame.columns]
-    if len(missing) == len(columns):
-        raise BadRequest(
-            "the CSV's header row names none of the model's columns (is the header row "
-            "missing?); it needs: " + ", ".join(columns)
-        )
-    if missing:
-        raise BadRequest(f"the CSV lacks columns: {', '.join(missing)}")
-    if frame.empty:
-        raise BadRequest("the CSV has a header row but no data rows")
-    return frame.iloc[:max_rows].reset_index(drop=True), len(frame) > max_rows
 
 
 def _adult() -> _Table:
@@ -270,110 +223,6 @@ def _previous(state: AppState, form: FormData) -> tuple[str, RowRecord | None]:
     job = state.jobs.get(job_id) if job_id else None
     result = job.result if job is not None else None
     return job_id, result.record if isinstance(result, TablesResult) else None
-
-
-# --- the result ---------------------------------------------------------------------------------
-
-
-def _bars_png(record: RowRecord) -> bytes:
-    """The bars as a PNG file (for the picture export)."""
-    from intgrad.viz import figure_bytes, new_figure
-
-    columns = list(record.columns)[::-1]
-    values = [record.attributions[c] for c in columns]
-    names = [f"{c} = {number_text(record.values.get(c))}".replace("$", r"\$") for c in columns]
-    figure = new_figure((7.5, 0.35 * len(columns) + 1.2))
-    axes = figure.add_subplot()
-    axes.barh(names, values, color=["#1f7a3a" if v >= 0 else "#a3211f" for v in values])
-    axes.axvline(0.0, color="#1d2330", linewidth=0.8)
-    axes.set_xlabel(f"attribution towards {record.target}".replace("$", r"\$"))
-    return figure_bytes(figure)
-
-
-class TablesResult:
-    """One explained row: its numbers, the bars, the what-if, and the form to edit it again."""
-
-    def __init__(
-        self,
-        title: str,
-        record: RowRecord,
-        context: _FormContext,
-        source: str,
-        previous: tuple[str, RowRecord | None],
-    ) -> None:
-        self.title, self.record, self._context = title, record, context
-        previous_job, previous_record = previous
-        self._what_if = (
-            None if previous_record is None else what_if_json(record, previous_record, previous_job)
-        )
-        body = record_html(record, source, previous_record)
-        if previous_record is not None and self._what_if is not None:
-            body += what_if_html(record, previous_record, self._what_if)
-        elif previous_job:
-            body += '<p class="note">The previous result is no longer kept: nothing to compare.</p>'
-        self._body, self._source = body, source
-        self._png = _bars_png(record)
-
-    def html(self, job_id: str) -> str:
-        context = self._context
-        form = row_form(
-            context.schema,
-            self.record.values,
-            context.settings,
-            self.record.labels,
-            max_steps=context.max_steps,
-            hidden={**context.hidden, "previous": job_id},
-            button="Explain again (what-if)",
-        )
-        return (
-            f'{self._body}<div class="card"><h2>What if? Change any value and explain again</h2>'
-            f"{form}</div>"
-        )
-
-    def export_html(self) -> str:
-        return standalone(self.title, f"<h1>{esc(self.title)}</h1>{self._body}")
-
-    def export_json(self) -> dict[str, Any]:
-        record, settings = self.record, self._context.settings
-        return {
-            "view": _VIEW,
-            "model": settings.model,
-            "source": self._source,
-            "row": dict(record.values),
-            "labels": list(record.labels),
-            "probabilities": dict(record.probabilities),
-            "prediction": record.predicted,
-            "target": record.target,
-            "attributions": dict(record.attributions),
-            "standard_error": record.standard_error,
-            "f_input": record.f_input,
-            "f_baseline": record.f_baseline,
-            "attribution_sum": record.attribution_sum,
-            "delta": record.delta,
-            "settings": {
-                "target": settings.target,
-                "baseline": settings.baseline_spec,
-                "baseline_description": record.baseline,
-                "steps": settings.steps,
-                "steps_used": record.steps,
-                "method": record.method,
-                "seed": 0,
-            },
-            "what_if": self._what_if,
-        }
-
-    def pictures(self) -> dict[str, bytes]:
-        return {"attributions.png": self._png}
-
-
-@dataclass(frozen=True)
-class _FormContext:
-    """What the result's form needs: the schema, the settings, the hidden fields."""
-
-    schema: TabularSchema
-    settings: Settings
-    hidden: Mapping[str, str]
-    max_steps: int
 
 
 def _prepare(state: AppState, form: FormData) -> tuple[str, Any]:
