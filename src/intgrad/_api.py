@@ -79,7 +79,7 @@ def integrated_gradients(
         attribution_tolerance: with ``steps="auto"``, the largest estimated relative L2 error
             of the attributions; default ``3 * tolerance``.
         max_steps: with ``steps="auto"``, the most gradient evaluations per example and
-            baseline (levels have 7, 13, 25, 49, 97, 193, 385 evaluations).
+            baseline, >= 25 (the first check: 12 cells' boundaries and midpoints).
         autocast: torch only: ``"bfloat16"`` or ``"float16"`` runs the model under
             ``torch.autocast`` (mixed precision, for GPUs); gradients are still summed in
             float32. Costs accuracy: see docs/benchmarks-gpu.md for measured errors.

@@ -63,7 +63,10 @@ def add_text_command(
         help="the word embeddings (default) or the whole embedding block",
     )
     text.add_argument(
-        "--steps", type=steps, default=50, help="gradient evaluations (default 50), or 'auto'"
+        "--steps",
+        type=steps,
+        default="auto",
+        help="'auto' (default: as many as --tolerance needs) or a count of gradient evaluations",
     )
     text.add_argument("--method", choices=methods, default=None, help="rule for a fixed --steps")
     text.add_argument(

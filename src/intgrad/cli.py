@@ -226,8 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--steps",
         type=_steps,
-        default=50,
-        help="gradient evaluations along the path (default 50), or 'auto'",
+        default="auto",
+        help="'auto' (default: as many gradient evaluations as --tolerance needs, placed "
+        "where the path needs them) or a fixed count, e.g. 50",
     )
     explain.add_argument(
         "--method",
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_tolerance,
         default=0.01,
         help="with --steps auto: the largest relative completeness gap (default 0.01); "
-        "attributions are held to 3x that in relative L2",
+        "attributions are held to 3x that in relative L2 (estimated)",
     )
     explain.add_argument(
         "--baseline",

@@ -9,27 +9,56 @@ import pytest
 
 from intgrad import integrated_gradients
 from intgrad._core.adaptive import (
+    CELLS,
+    FIRST_CHECK_NODES,
     AdaptiveSettings,
-    level_nodes,
+    PathWarp,
+    _Cells,
+    _final_combination,
+    _refinement_rows,
+    accumulator_slots,
     max_nodes,
-    nodes_at_level,
     warp_from_pilot,
 )
 
 
-def test_levels_are_nested_trapezoid_rules() -> None:
-    collected = np.zeros(0)
-    for level in range(5):
-        t, weights = level_nodes(level)
-        collected = np.sort(np.concatenate([collected, t]))
-        n = nodes_at_level(level)
-        np.testing.assert_allclose(collected, np.linspace(0, 1, n), atol=1e-15)
-        if level:
-            np.testing.assert_allclose(weights, 1.0 / (n - 1))
-    # Level 0 is the 7-node trapezoid rule.
-    np.testing.assert_allclose(level_nodes(0)[1], np.array([1, 2, 2, 2, 2, 2, 1]) / 12)
-    assert [nodes_at_level(k) for k in range(5)] == [7, 13, 25, 49, 97]
-    assert max_nodes(513) == 385 and max_nodes(100) == 97 and max_nodes(13) == 13
+def _identity_warp() -> PathWarp:
+    return warp_from_pilot(np.linspace(0, 1, 17), np.zeros(17))
+
+
+def test_accumulator_rows_and_the_final_sum_are_the_cells_trapezoid_rules() -> None:
+    slots = 2
+    layout = accumulator_slots(slots)
+    assert layout.shape == ((2 * CELLS + 1) * slots,) and (layout[:slots] == [0, 1]).all()
+    cells = _Cells(slots)
+    cells.levels[0] = np.arange(CELLS) % 4  # uneven levels: 1, 2, 4, 8 sub-intervals
+    combination = _final_combination(cells)
+    mine = combination.targets == 0
+    rows, weights = combination.sources[mine], combination.weights[mine]
+    # The interiors count once (their rows hold weighted sums); each boundary gets half the
+    # width of the sub-intervals on either side, so every node's weights sum to 1 over t.
+    assert (weights[rows < CELLS * slots] == 1.0).all()
+    widths = 1.0 / (CELLS * 2.0 ** cells.levels[0])
+    interior_weight = (widths * (2 ** cells.levels[0] - 1)).sum()
+    assert interior_weight + weights[rows >= CELLS * slots].sum() == pytest.approx(1.0, abs=1e-15)
+    np.testing.assert_allclose(weights[rows >= CELLS * slots][[0, -1]], widths[[0, -1]] / 2)
+    assert (layout[rows] == 0).all() and max_nodes(100) == 100
+
+
+def test_a_refinement_adds_the_midpoints_of_the_chosen_cells_only() -> None:
+    owners = np.array([0, 1])
+    levels = np.zeros((2, CELLS), dtype=np.int64)
+    levels[1, 3] = 2
+    chosen = np.zeros((2, CELLS), dtype=bool)
+    chosen[0, 0] = chosen[1, 3] = True
+    rows = _refinement_rows(owners, [_identity_warp()] * 2, chosen, levels)
+    np.testing.assert_allclose(rows.alphas[:1], [0.5 / CELLS], atol=1e-12)
+    expected = (3 + (2 * np.arange(4) + 1) / 8) / CELLS
+    np.testing.assert_allclose(rows.alphas[1:], expected, atol=1e-12)
+    np.testing.assert_allclose(rows.weights, [1 / (2 * CELLS)] + [1 / (8 * CELLS)] * 4, atol=1e-12)
+    # Each goes into its cell's interior row: kind · slots + slot.
+    assert rows.start_index.tolist() == [0, 3 * 2 + 1, 7, 7, 7]
+    assert rows.example_index.tolist() == [0, 1, 1, 1, 1]
 
 
 def test_warp_is_monotone_smooth_and_follows_the_change() -> None:
@@ -55,7 +84,7 @@ def test_warp_is_monotone_smooth_and_follows_the_change() -> None:
         (AdaptiveSettings(tolerance=0.0), ValueError, "tolerance must be in"),
         (AdaptiveSettings(tolerance=1.5), ValueError, "tolerance must be in"),
         (AdaptiveSettings(attribution_tolerance=0.0), ValueError, "attribution_tolerance"),
-        (AdaptiveSettings(max_steps=12), ValueError, "max_steps must be >= 13"),
+        (AdaptiveSettings(max_steps=24), ValueError, "max_steps must be >= 25"),
         (AdaptiveSettings(max_steps=9.5), TypeError, "max_steps must be an int"),
     ],
 )
@@ -91,7 +120,7 @@ def test_auto_matches_a_fine_fixed_rule_within_tolerance(framework: Any, rng) ->
 
 
 def test_linear_model_stops_at_the_first_check(framework: Any, rng) -> None:
-    # A constant integrand: every level is exact, so three levels (25 evaluations) suffice.
+    # A constant integrand: every cell is exact at once, so the first check (25) suffices.
     weight = rng.normal(size=(4, 2))
     model = framework.mlp([(weight, np.zeros(2))], "none")
     x_np = rng.normal(size=(3, 4))
@@ -99,7 +128,7 @@ def test_linear_model_stops_at_the_first_check(framework: Any, rng) -> None:
     np.testing.assert_allclose(
         framework.numpy(result.attributions), weight[:, 1] * x_np, rtol=1e-12
     )
-    assert result.steps_per_example.tolist() == [25, 25, 25]
+    assert result.steps_per_example.tolist() == [FIRST_CHECK_NODES] * 3
 
 
 def test_max_steps_is_respected_and_the_run_is_deterministic(framework: Any, rng) -> None:
@@ -109,7 +138,7 @@ def test_max_steps_is_respected_and_the_run_is_deterministic(framework: Any, rng
         integrated_gradients(model, x, target=1, steps="auto", tolerance=1e-9, max_steps=60)
         for _ in range(2)
     ]
-    assert runs[0].steps_per_example.tolist() == [49, 49]
+    assert (runs[0].steps_per_example <= 60).all() and (runs[0].steps_per_example > 49).all()
     np.testing.assert_array_equal(
         framework.numpy(runs[0].attributions), framework.numpy(runs[1].attributions)
     )
@@ -134,7 +163,7 @@ def test_auto_with_several_baselines_path_and_progress(framework: Any, rng) -> N
     assert len(result.paths) == 2 and result.baseline_deltas.shape == (2, 2)
     path = result.paths[0]
     counts = np.isfinite(path.alphas).sum(axis=1)
-    assert (counts >= 25).all() and (counts <= 49).all()
+    assert (counts >= FIRST_CHECK_NODES).all() and (counts <= 60).all()
     assert (np.diff(path.alphas[0][: counts[0]]) > 0).all()
     both = counts + np.isfinite(result.paths[1].alphas).sum(axis=1)
     np.testing.assert_array_equal(both, result.steps_per_example)
@@ -178,3 +207,49 @@ def test_pilot_reads_its_bisections_from_one_fine_call_when_a_chunk_holds_it(
     assert 17 <= small.forward_evaluations < 65 <= large.forward_evaluations
     if framework.name == "torch":  # TensorFlow and JAX call the model only when tracing
         assert calls[0] == 2 * 65 and len(calls) < small_calls
+
+
+def test_examples_that_finish_early_leave_the_others_unchanged(framework: Any, rng) -> None:
+    # Example 0 sits where the model is nearly linear along its path (it stops at the first
+    # check); example 1 crosses the tanh's bend (it needs more). Each gets what it would get
+    # alone: cells, steps and attributions do not depend on the rest of the batch.
+    model = _mlp(framework, rng)
+    x_np = np.stack([rng.normal(size=5) * 0.05, rng.normal(size=5) * 3])
+    together = integrated_gradients(
+        model, framework.tensor(x_np, "float64"), target=1, steps="auto", tolerance=1e-4
+    )
+    steps = together.steps_per_example
+    assert steps[0] < steps[1]
+    for index in range(2):
+        alone = integrated_gradients(
+            model,
+            framework.tensor(x_np[index : index + 1], "float64"),
+            target=1,
+            steps="auto",
+            tolerance=1e-4,
+        )
+        assert alone.steps == steps[index]
+        np.testing.assert_allclose(
+            framework.numpy(alone.attributions)[0],
+            framework.numpy(together.attributions)[index],
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+def test_the_completeness_gap_alone_drives_refinement_to_its_tolerance(framework: Any, rng) -> None:
+    # With the L2 bar out of the way, the cells with the largest exact local gap (their sum
+    # against F's change over the cell) are refined until the total gap meets the tolerance.
+    model = _mlp(framework, rng)
+    x = framework.tensor(rng.normal(size=(3, 5)) * 3, "float64")
+    loose = integrated_gradients(
+        model, x, target=2, steps="auto", tolerance=0.5, attribution_tolerance=10.0
+    )
+    tight = integrated_gradients(
+        model, x, target=2, steps="auto", tolerance=1e-4, attribution_tolerance=10.0
+    )
+    assert (loose.steps_per_example == FIRST_CHECK_NODES).all()
+    assert (loose.relative_delta > 1e-4).any()
+    assert (tight.relative_delta <= 1e-4).all()
+    assert (tight.steps_per_example <= 513).all()
+    assert tight.steps > FIRST_CHECK_NODES

@@ -171,7 +171,9 @@ class BlurPath:
         Xu, Venugopalan & Sundararajan (2020), "Attribution in Scale and Space", CVPR.
     """
 
-    per_start = False
+    # One start per example (Blur IG has no baseline), so a slot per start is a slot per example;
+    # addressing slots by start lets the adaptive planner's cells accumulate apart.
+    per_start = True
 
     def __init__(
         self,

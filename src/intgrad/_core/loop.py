@@ -25,15 +25,52 @@ from intgrad._core.result import PathRecord
 from intgrad._core.targets import select_outputs
 
 __all__ = [
+    "Combination",
     "Feedback",
     "Plan",
     "PlanReport",
     "Planner",
     "Steps",
+    "combine_rows",
     "integrate",
     "iter_chunks",
     "measure_slots",
 ]
+
+
+class Combination(NamedTuple):
+    """Rows made of weighted sums of accumulator rows (slots): row ``o`` is the sum of
+    ``weights[j] · slot[sources[j]]`` over the pairs ``j`` with ``targets[j] == o``.
+
+    Attributes:
+        rows: how many rows the combination makes.
+        targets: shape (pairs,), int64, the row each pair adds to.
+        sources: shape (pairs,), int64, the accumulator row (slot) it reads.
+        weights: shape (pairs,), float64, the factor of that slot.
+    """
+
+    rows: int
+    targets: np.ndarray
+    sources: np.ndarray
+    weights: np.ndarray
+
+
+def combine_rows(
+    ops: ArrayOps, arrays: tuple[Any, ...], combination: Combination
+) -> tuple[Any, ...]:
+    """``combination`` applied to each array of shape (slots, ...): shape (rows, ...) each."""
+    sources = ops.from_host(combination.sources.astype(np.int32))
+    targets = ops.from_host(combination.targets.astype(np.int32))
+    weights = ops.from_host(combination.weights.astype(np.float64))
+    template_index = ops.from_host(np.zeros(combination.rows, dtype=np.int32))
+    combined = []
+    for array in arrays:
+        taken = ops.take(array, sources)
+        scaled = taken * ops.per_row(weights, taken)
+        combined.append(
+            ops.scatter_add(ops.zeros(ops.take(array, template_index)), targets, scaled)
+        )
+    return tuple(combined)
 
 
 class Plan(NamedTuple):
@@ -45,11 +82,13 @@ class Plan(NamedTuple):
         keep: ``None``: add the rows straight into the total. Otherwise shape (slots,): the
             rows go into a fresh sum N, feedback can measure combinations of N and the total
             S, and then S becomes ``keep · S + N`` per slot.
+        outputs: return F at the rows of a gradient plan even when nothing is recorded.
     """
 
     rows: Rows
     gradients: bool
     keep: np.ndarray | None = None
+    outputs: bool = False
 
 
 class Feedback(NamedTuple):
@@ -62,11 +101,16 @@ class Feedback(NamedTuple):
             each row, for recorded gradient plans; else ``None``.
         measure: for plans with ``keep``: ``measure(a, b)`` gives per slot the sum and the L2
             norm of the attributions of ``a · N + b · S`` (``a``, ``b`` of shape (slots,)).
+        measure_rows: for plans with ``keep``: ``measure_rows(new, old)`` gives per row the
+            sum and the L2 norm of the attributions of ``new`` applied to N plus ``old``
+            applied to S (two :class:`Combination` of the same ``rows``): norms of sums of
+            slots, which per-slot norms cannot give.
     """
 
     outputs: np.ndarray | None
     mean_gradients: np.ndarray | None
     measure: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+    measure_rows: Callable[[Combination, Combination], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 class PlanReport(NamedTuple):
@@ -79,6 +123,9 @@ class PlanReport(NamedTuple):
         estimated_error: shape (slots,), the estimated relative L2 error, or ``None``.
         forward_evaluations: forward-only evaluations per slot (the most of any).
         paths: per baseline, the recorded points, when recorded; else empty.
+        combination: for a planner that accumulated into more rows than there are slots
+            (see :func:`intgrad._core.adaptive.accumulator_slots`): how those rows add up to
+            the slots' sums; ``None`` when the rows are the slots.
     """
 
     f_input: np.ndarray | None
@@ -87,6 +134,7 @@ class PlanReport(NamedTuple):
     estimated_error: np.ndarray | None
     forward_evaluations: int
     paths: tuple[PathRecord, ...]
+    combination: Combination | None = None
 
 
 PlanGenerator = Generator[Plan, Feedback, PlanReport]
@@ -238,7 +286,11 @@ def measure_slots(
     ops: ArrayOps, path: Path, arrays: CallArrays, state: tuple[Any, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per slot: the sum and the L2 norm of the attributions ``state`` stands for."""
-    attributions = path.slot_attributions(ops, arrays, state)
+    return _sums_and_norms(ops, path.slot_attributions(ops, arrays, state))
+
+
+def _sums_and_norms(ops: ArrayOps, attributions: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the sum and the L2 norm over every feature of every path tensor."""
     sums = sum(ops.to_host(ops.row_sums(a)) for a in attributions)
     squares = sum(ops.to_host(ops.row_sums(a * a)) for a in attributions)
     return np.asarray(sums, dtype=np.float64), np.sqrt(np.asarray(squares, dtype=np.float64))
@@ -271,7 +323,7 @@ def integrate(
             feedback = Feedback(outputs, None, None)
         else:
             state, feedback = _run_gradients(
-                steps, arrays, state, plan, chunk_rows, planner.record, on_chunk
+                steps, arrays, state, plan, chunk_rows, planner.record or plan.outputs, on_chunk
             )
         if check is not None:
             check()
@@ -306,5 +358,13 @@ def _run_gradients(
     ) -> tuple[np.ndarray, np.ndarray]:
         return measure_slots(ops, steps.path, arrays, _combine(ops, fresh, a, before, b))
 
+    def measure_rows(
+        new: Combination, old: Combination, fresh: tuple[Any, ...] = fresh, before: Any = before
+    ) -> tuple[np.ndarray, np.ndarray]:
+        path = steps.path
+        from_new = combine_rows(ops, path.slot_attributions(ops, arrays, fresh), new)
+        from_old = combine_rows(ops, path.slot_attributions(ops, arrays, before), old)
+        return _sums_and_norms(ops, tuple(a + b for a, b in zip(from_new, from_old, strict=True)))
+
     merged = _combine(ops, before, plan.keep, fresh, np.ones_like(plan.keep))
-    return merged, Feedback(outputs, means, measure)
+    return merged, Feedback(outputs, means, measure, measure_rows)

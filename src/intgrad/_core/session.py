@@ -17,13 +17,13 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from intgrad._core.adaptive import AdaptiveSettings, adaptive, max_nodes
+from intgrad._core.adaptive import AdaptiveSettings, accumulator_slots, adaptive, max_nodes
 from intgrad._core.arguments import ArgumentLayout, as_argument_tuple
 from intgrad._core.backend import Acceleration, Backend, CallArrays, LayerBinding, Program
 from intgrad._core.baselines import BaselineRule, resolve_baselines
 from intgrad._core.chunks import balanced_chunk_rows, default_chunk_rows
 from intgrad._core.layers import is_layer_pair
-from intgrad._core.loop import PlanGenerator, Planner, PlanReport, Steps, integrate
+from intgrad._core.loop import PlanGenerator, Planner, PlanReport, Steps, combine_rows, integrate
 from intgrad._core.paths import AtEnds, Path, StraightLine
 from intgrad._core.planners import fixed_rule, once_per_example
 from intgrad._core.primitives import ArrayOps
@@ -487,15 +487,18 @@ class Explainer:
         )
         progress = _Progress(request.progress, planned)
         planner = Planner(self._planner(request, owners, num_examples, chunk_rows), request.record)
-        state = tuple(ops.zeros(s) for s in arrays.starts)
+        working = _accumulator_arrays(ops, arrays, owners, path) if adaptive_mode else arrays
+        state = tuple(ops.zeros(s) for s in working.starts)
 
         def check() -> None:
             for shape in list(steps.output_shapes):
                 check_targets(request.targets, shape)
 
-        state = integrate(steps, arrays, state, planner, chunk_rows, progress, check)
+        state = integrate(steps, working, state, planner, chunk_rows, progress, check)
         progress.finish()
         report = planner.report
+        if report.combination is not None:
+            state = combine_rows(ops, state, report.combination)
         result = self._finish(ops, arrays, state, report, request, num_starts, num_examples)
         return result, layer_single
 
@@ -578,6 +581,21 @@ def _reported_targets(targets: tuple[np.ndarray, ...]) -> np.ndarray | None:
     if len(targets) == 1:
         return targets[0]
     return np.stack(targets, axis=1)
+
+
+def _accumulator_arrays(
+    ops: ArrayOps, arrays: CallArrays, owners: np.ndarray, path: Path
+) -> CallArrays:
+    """The call's arrays with one start per accumulator row of the adaptive planner (its cells
+    each accumulate apart; see :func:`intgrad._core.adaptive.accumulator_slots`)."""
+    if not path.per_start:
+        raise ValueError("steps='auto' needs a path that accumulates one slot per start point")
+    slot_of_row = accumulator_slots(owners.size)
+    index = ops.from_host(slot_of_row.astype(np.int32))
+    return arrays._replace(
+        starts=tuple(ops.take(start, index) for start in arrays.starts),
+        start_owner=ops.from_host(owners[slot_of_row].astype(np.int32)),
+    )
 
 
 def _mean_over_starts(

@@ -357,7 +357,7 @@ class ImageExplainer:
         images: Sequence[np.ndarray | str | os.PathLike[str]],
         *,
         target: int | str | None = None,
-        steps: int | Literal["auto"] = 50,
+        steps: int | Literal["auto"] = "auto",
         method: str | None = None,
         baseline: str = "black",
         batch_size: int | None = None,
@@ -377,7 +377,9 @@ class ImageExplainer:
             target: a class index or name (see ``resolve_label``); default each image's top
                 class.
             steps, method, batch_size, progress, tolerance: as in
-                :func:`intgrad.integrated_gradients` (``steps="auto"`` adapts per image).
+                :func:`intgrad.integrated_gradients`, except that ``steps`` defaults to
+                ``"auto"`` (adapted per image until the completeness gap is within
+                ``tolerance``, default 1 %); give a count for a fixed rule.
             baseline: "black", "white", "uniform", "gaussian", "blur" or an image file path.
             seed: seed of the random baselines.
             top_k: how many classes to report per image.
@@ -443,7 +445,7 @@ def explain_images(
     *,
     model: ImageExplainer | ImageModel | str = DEFAULT_MODEL,
     target: int | str | None = None,
-    steps: int | Literal["auto"] = 50,
+    steps: int | Literal["auto"] = "auto",
     method: str | None = None,
     baseline: str = "black",
     batch_size: int | None = None,
@@ -468,7 +470,9 @@ def explain_images(
             default the embedded EfficientNet-Lite0.
         target: a class index or name (see ``resolve_label``); default each image's top class.
         steps, method, batch_size, progress, tolerance: as in
-            :func:`intgrad.integrated_gradients` (``steps="auto"`` adapts per image).
+            :func:`intgrad.integrated_gradients`, except that ``steps`` defaults to
+            ``"auto"`` (adapted per image until the completeness gap is within ``tolerance``,
+            default 1 %); give a count for a fixed rule.
         baseline: "black", "white", "uniform", "gaussian", "blur" or an image file path.
         seed: seed of the random baselines.
         top_k: how many classes to report per image.
