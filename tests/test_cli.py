@@ -457,3 +457,12 @@ def test_the_command_imports_no_engine_internals() -> None:
     assert {"intgrad", "intgrad.images", "intgrad.viz"} <= imported
     engine = ("intgrad._core", "intgrad._api", "intgrad.backends")
     assert {module for module in imported if module.startswith(engine)} == set()
+
+
+@pytest.mark.parametrize("command", ["explain", "text"])
+def test_steps_default_to_auto_and_a_count_is_one_flag_away(command: str) -> None:
+    parser = build_parser()
+    extra = ["a text"] if command == "text" else []
+    assert parser.parse_args([command, *extra]).steps == "auto"
+    assert parser.parse_args([command, *extra, "--steps", "64"]).steps == 64
+    assert parser.parse_args([command, *extra]).tolerance == 0.01

@@ -309,3 +309,15 @@ def test_threads_share_one_session(embedded: LoadedModel) -> None:
         assert not module.training
     finally:
         parameters[0].requires_grad_(original)
+
+
+def test_photos_default_to_auto_steps_within_their_tolerance() -> None:
+    # The images layer's default is steps="auto" at a 1 % tolerance: a photo's attributions add
+    # up to F(x) − F(x′) within it, with the steps it took and its own error estimate.
+    from intgrad.images import ImageExplainer, load_sample
+
+    explanation = ImageExplainer().explain([load_sample("rocket")], top_k=1)[0]
+    result = explanation.result
+    assert result.method == "auto" and result.steps >= 25
+    assert abs(float(result.relative_delta[0])) <= 0.01
+    assert float(result.estimated_error[0]) <= 0.03

@@ -289,6 +289,25 @@ def measure_slots(
     return _sums_and_norms(ops, path.slot_attributions(ops, arrays, state))
 
 
+def _combined_attributions(
+    ops: ArrayOps,
+    path: Path,
+    arrays: CallArrays,
+    state: tuple[Any, ...],
+    combination: Combination,
+) -> tuple[Any, ...]:
+    """``combination`` of the attributions of ``state``'s rows, computing only the rows it
+    reads (a batch's finished examples and untouched cells cost nothing)."""
+    needed, positions = np.unique(combination.sources, return_inverse=True)
+    index = ops.from_host(needed.astype(np.int32))
+    rows = arrays._replace(
+        starts=tuple(ops.take(start, index) for start in arrays.starts),
+        start_owner=ops.take(arrays.start_owner, index),
+    )
+    attributions = path.slot_attributions(ops, rows, tuple(ops.take(a, index) for a in state))
+    return combine_rows(ops, attributions, combination._replace(sources=positions))
+
+
 def _sums_and_norms(ops: ArrayOps, attributions: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the sum and the L2 norm over every feature of every path tensor."""
     sums = sum(ops.to_host(ops.row_sums(a)) for a in attributions)
@@ -361,9 +380,8 @@ def _run_gradients(
     def measure_rows(
         new: Combination, old: Combination, fresh: tuple[Any, ...] = fresh, before: Any = before
     ) -> tuple[np.ndarray, np.ndarray]:
-        path = steps.path
-        from_new = combine_rows(ops, path.slot_attributions(ops, arrays, fresh), new)
-        from_old = combine_rows(ops, path.slot_attributions(ops, arrays, before), old)
+        from_new = _combined_attributions(ops, steps.path, arrays, fresh, new)
+        from_old = _combined_attributions(ops, steps.path, arrays, before, old)
         return _sums_and_norms(ops, tuple(a + b for a, b in zip(from_new, from_old, strict=True)))
 
     merged = _combine(ops, before, plan.keep, fresh, np.ones_like(plan.keep))
