@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import math
 import signal
 import threading
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from typing import Any
 from intgrad._cli_errors import (
     EXIT_FAILED,
     UsageError,
+    positive_float,
     positive_int,
     report_error,
     report_warning,
@@ -52,16 +52,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be in [0, 65535], got {value}")
-    return value
-
-
-def _megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of MB, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return value
 
 
@@ -103,7 +93,7 @@ def add_app_parser(subparsers: Any) -> None:
     )
     app.add_argument(
         "--max-upload-mb",
-        type=_megabytes,
+        type=positive_float,
         metavar="MB",
         default=10.0,
         help="largest upload accepted, in MB (default 10)",

@@ -7,6 +7,7 @@ A module of its own so that ``python -m intgrad.cli`` (where ``intgrad.cli`` run
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_USAGE",
     "UsageError",
+    "positive_float",
     "positive_int",
     "progress_bar",
     "report_error",
@@ -54,6 +56,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (else a one-line usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return value
 
 

@@ -28,6 +28,7 @@ from intgrad._cli_errors import (
     EXIT_FAILED,
     EXIT_USAGE,
     UsageError,
+    positive_float,
     positive_int,
     progress_bar,
     report_error,
@@ -98,18 +99,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
-    return value
-
-
 def _share(text: str) -> float:
-    value = _positive_float(text)
+    value = positive_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
     return value
@@ -141,7 +132,7 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
     (
         "--stdev",
         "stdev",
-        _positive_float,
+        positive_float,
         "SmoothGrad's noise, a fraction of each photo's value range (default 0.15)",
         ("smoothgrad",),
     ),
@@ -156,7 +147,7 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
     (
         "--max-sigma",
         "max_sigma",
-        _positive_float,
+        positive_float,
         "Blur IG's largest blur, in pixels (default 50)",
         ("blur-ig",),
     ),
