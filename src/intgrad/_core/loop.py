@@ -34,7 +34,6 @@ __all__ = [
     "combine_rows",
     "integrate",
     "iter_chunks",
-    "measure_slots",
 ]
 
 
@@ -99,18 +98,15 @@ class Feedback(NamedTuple):
             gradient plans; else ``None``.
         mean_gradients: shape (rows,), float64, the mean gradient over all path features of
             each row, for recorded gradient plans; else ``None``.
-        measure: for plans with ``keep``: ``measure(a, b)`` gives per slot the sum and the L2
-            norm of the attributions of ``a · N + b · S`` (``a``, ``b`` of shape (slots,)).
-        measure_rows: for plans with ``keep``: ``measure_rows(new, old)`` gives per row the
-            sum and the L2 norm of the attributions of ``new`` applied to N plus ``old``
-            applied to S (two :class:`Combination` of the same ``rows``): norms of sums of
-            slots, which per-slot norms cannot give.
+        measure: for plans with ``keep``: ``measure(new, old)`` gives per row the sum and the
+            L2 norm of the attributions of ``new`` applied to the fresh sum N plus ``old``
+            applied to the previous sums S (two :class:`Combination` of the same ``rows``):
+            norms of sums of slots, which per-slot norms cannot give.
     """
 
     outputs: np.ndarray | None
     mean_gradients: np.ndarray | None
-    measure: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None
-    measure_rows: Callable[[Combination, Combination], tuple[np.ndarray, np.ndarray]] | None = None
+    measure: Callable[[Combination, Combination], tuple[np.ndarray, np.ndarray]] | None
 
 
 class PlanReport(NamedTuple):
@@ -282,13 +278,6 @@ def _combine(
     return tuple(combined)
 
 
-def measure_slots(
-    ops: ArrayOps, path: Path, arrays: CallArrays, state: tuple[Any, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per slot: the sum and the L2 norm of the attributions ``state`` stands for."""
-    return _sums_and_norms(ops, path.slot_attributions(ops, arrays, state))
-
-
 def _combined_attributions(
     ops: ArrayOps,
     path: Path,
@@ -373,11 +362,6 @@ def _run_gradients(
     before = state
 
     def measure(
-        a: np.ndarray, b: np.ndarray, fresh: tuple[Any, ...] = fresh, before: Any = before
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return measure_slots(ops, steps.path, arrays, _combine(ops, fresh, a, before, b))
-
-    def measure_rows(
         new: Combination, old: Combination, fresh: tuple[Any, ...] = fresh, before: Any = before
     ) -> tuple[np.ndarray, np.ndarray]:
         from_new = _combined_attributions(ops, steps.path, arrays, fresh, new)
@@ -385,4 +369,4 @@ def _run_gradients(
         return _sums_and_norms(ops, tuple(a + b for a, b in zip(from_new, from_old, strict=True)))
 
     merged = _combine(ops, before, plan.keep, fresh, np.ones_like(plan.keep))
-    return merged, Feedback(outputs, means, measure, measure_rows)
+    return merged, Feedback(outputs, means, measure)

@@ -90,8 +90,6 @@ class Job:
     unit: str = ""
     result: ViewResult | None = None
     error: str | None = None
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -199,26 +197,21 @@ class JobManager:
 
     def _run(self, job: Job, work: Work) -> None:
         if job.cancel_requested.is_set():
-            self._finish(job, "cancelled")
+            job.state = "cancelled"
             return
         job.state = "running"
         try:
             result = work(Progress(job))
         except JobCancelled:
-            self._finish(job, "cancelled")
+            job.state = "cancelled"
         except EXPECTED_ERRORS as error:
             job.error = one_line(error)
-            self._finish(job, "failed")
+            job.state = "failed"
         except Exception as error:  # a bug: logged in full, reported in one line
             _LOG.exception("job %s (%s) failed", job.id, job.view)
             job.error = f"internal error ({type(error).__name__}); see the server's log"
-            self._finish(job, "failed")
+            job.state = "failed"
         else:
             job.result = result
             job.done = max(job.done, job.total)
-            self._finish(job, "done")
-
-    @staticmethod
-    def _finish(job: Job, state: JobState) -> None:
-        job.finished = time.time()
-        job.state = state
+            job.state = "done"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -193,9 +192,3 @@ def job_page(job: Any, back: str) -> str:
         f'{title}<div id="result" data-state="done">{result.html(job.id)}</div>'
         f"{export_links(job.id, sorted(result.pictures()))}"
     )
-
-
-def json_script(element_id: str, value: Any) -> str:
-    """A JSON value inside a ``<script type="application/json">`` (``<`` escaped)."""
-    text = json.dumps(value).replace("<", "\\u003c")
-    return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
