@@ -1,8 +1,9 @@
 """PyTorch backend: the core's few tensor operations on ``torch.Tensor``, on the inputs' device.
 
-Convolutional models on the CPU run as a private channels-last copy (faster there; the user's
-model is not touched). Float32 models run in full float32 on CUDA: TF32 is switched off for the
-call (see :func:`_float32_arithmetic`) unless ``allow_tf32`` is set.
+Convolutional models on the CPU run as a private channels-last copy, with eval-mode batch norms
+folded into the convolutions that feed them (faster there; the user's model is not touched).
+Float32 models run in full float32 on CUDA: TF32 is switched off for the call (see
+:func:`_float32_arithmetic`) unless ``allow_tf32`` is set.
 
 Two opt-in levers (:class:`~intgrad._core.backend.Acceleration`): ``autocast`` runs the model
 under ``torch.autocast`` in bfloat16 or float16 while gradients are taken with respect to the
@@ -28,6 +29,7 @@ from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
 from intgrad._core.chunks import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
+from intgrad.backends._torch_folding import fold_batch_norms
 
 __all__ = [
     "ACCELERATOR_CHUNK_ELEMENTS",
@@ -527,30 +529,41 @@ def _layer_modules(layer: object) -> tuple[Any, ...]:
 
 
 def _fingerprint(model: Any) -> tuple[Any, ...]:
-    """Changes when a parameter or buffer is replaced or modified in place."""
-    return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
+    """Changes when a parameter or buffer is replaced or modified in place, or a module's
+    train/eval mode changes (the copy's batch norms are folded only in eval mode)."""
+    return (
+        *((id(t), t._version) for t in (*model.parameters(), *model.buffers())),
+        tuple(m.training for m in model.modules()),
+    )
 
 
 class _ChannelsLast:
     """A private channels-last copy of a convolutional model; 4-D arguments are converted to match.
 
     Gradients still arrive in the layout of the path points: autograd carries them back through
-    the conversion.
+    the conversion. On the first call the copy's eval-mode batch norms are folded into the
+    convolutions that feed them (:func:`~intgrad.backends._torch_folding.fold_batch_norms`,
+    probed on that call's arguments); ``folded`` then says how many were.
     """
 
     def __init__(self, module: Any) -> None:
         self.module = module
+        self.folded: int | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, *args: Any) -> Any:
         torch = _torch()
-        return self.module(
-            *(
-                a.contiguous(memory_format=torch.channels_last)
-                if isinstance(a, torch.Tensor) and a.dim() == 4
-                else a
-                for a in args
-            )
+        converted = tuple(
+            a.contiguous(memory_format=torch.channels_last)
+            if isinstance(a, torch.Tensor) and a.dim() == 4
+            else a
+            for a in args
         )
+        if self.folded is None:
+            with self._lock:
+                if self.folded is None:
+                    self.folded = fold_batch_norms(self.module, converted)
+        return self.module(*converted)
 
 
 def _convolutional(model: Any) -> bool:
