@@ -430,9 +430,10 @@ def _equal_lines(results: dict) -> list[str]:
         "Most of the gain at equal settings is the chunk size: on this 2-core CPU a forward and"
         " backward pass over 128 images at once is several times slower per image than over 6"
         " (the Captum column with `internal_batch_size=6` shows what a tuned Captum call does)."
-        " The rest is a private channels-last copy of the model (the `channels_last=False`"
-        " column calls the model itself), parameter gradients switched off, and accumulating"
-        " each chunk as it goes, so memory stays flat.",
+        " The rest is a private copy of the model, channels-last and with its eval-mode batch"
+        " norms folded into the convolutions before them (the `channels_last=False` column"
+        " calls the model itself), parameter gradients switched off, and accumulating each"
+        " chunk as it goes, so memory stays flat.",
     ]
     return lines
 
