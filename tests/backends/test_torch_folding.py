@@ -6,11 +6,11 @@ import copy
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from intgrad import integrated_gradients  # noqa: E402
-from intgrad.backends._torch_folding import fold_batch_norms  # noqa: E402
+from intgrad import integrated_gradients
+from intgrad.backends._torch_folding import fold_batch_norms
+from intgrad.backends.torch import TorchBackend, _ChannelsLast
 
 
 def _trained_norm(channels: int, seed: int) -> torch.nn.BatchNorm2d:
@@ -160,16 +160,16 @@ def test_integrated_gradients_folds_a_private_copy_and_leaves_the_model_alone(im
 
 
 def test_the_copy_follows_the_models_mode() -> None:
-    from intgrad.backends.torch import TorchBackend
-
     model = _Stack().eval()
     x = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(7))
     backend = TorchBackend()
     with backend.model_guard(model, (x,)) as run:
+        assert isinstance(run, _ChannelsLast)
         run(x)
         assert run.folded == 2
     model.train()
     with backend.model_guard(model, (x,)) as run:
+        assert isinstance(run, _ChannelsLast)
         run(x)
         assert run.folded == 0  # a fresh copy, in train mode
     assert model.training
