@@ -31,7 +31,9 @@ CLI = (sys.executable, "-m", "intgrad.cli", "app")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 EXIT_FAILED, EXIT_USAGE = 1, 2
 START_TIMEOUT_S = 120
-STOP_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 30
+"""A bound on a clean stop, not a speed goal (10 s was once exceeded while the suite loaded both
+cores)."""
 EMBEDDED = ("efficientnet-lite0", "minilm-sentiment", "adult-mlp")
 SERVING = "intgrad app: serving on http://127.0.0.1:"
 
