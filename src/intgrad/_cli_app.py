@@ -179,19 +179,22 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, as SIGINT does, while inside (main thread only).
 
-    Both are unblocked there too: a blocked signal mask is inherited through ``exec``, so an app
-    started by a process that blocked SIGINT (some thread pools and cluster runtimes do) would
-    otherwise never see Ctrl-C.
+    SIGINT gets Python's own handler even where the parent ignored it, and both are
+    unblocked: a blocked signal mask is inherited through ``exec``, so an app started by a
+    process that blocked SIGINT (some thread pools and cluster runtimes do) would otherwise
+    never see Ctrl-C.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # also if ignored
     blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous)
 
 
