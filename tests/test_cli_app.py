@@ -136,8 +136,8 @@ def test_sigint_stops_cleanly_with_exit_0(served: Served) -> None:
 
 
 def test_sigint_stops_an_app_started_with_sigint_blocked(tmp_path: Path) -> None:
-    # A blocked mask is inherited through exec (in the full suite something earlier left SIGINT
-    # blocked in pytest's process, and the app never stopped).
+    # A blocked mask is inherited through exec: with SIGINT blocked in pytest's process the app
+    # never stopped (what left it blocked in one full-suite run was not found).
     pytest.importorskip("uvicorn", reason="the app needs the 'app' extra")
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
