@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
 from intgrad import METHODS, Explainer, integrated_gradients
 from intgrad.backends._registry import get_backend
-from intgrad.backends.torch import CPU_CHUNK_ELEMENTS, TorchBackend, TorchOps
+from intgrad.backends.torch import CPU_CHUNK_ELEMENTS, PRIVATE_COPIES, TorchBackend, TorchOps
 
 
 class TwoInputNet(torch.nn.Module):
@@ -290,6 +292,57 @@ def test_cpu_conv_models_run_as_a_private_channels_last_copy(conv_net, images) -
         copied.attributions.numpy(), itself.attributions.numpy(), rtol=1e-5, atol=1e-7
     )
     assert copied.attributions.is_contiguous()
+
+
+def test_plain_calls_share_one_private_copy_while_the_model_is_unchanged(conv_net, images) -> None:
+    first = integrated_gradients(conv_net, images, target=[0, 2], steps=6)
+    kept = PRIVATE_COPIES.kept(conv_net)
+    assert kept is not None and kept.module is not conv_net
+    again = integrated_gradients(conv_net, images, target=[0, 2], steps=6)
+    assert PRIVATE_COPIES.kept(conv_net) is kept  # no second copy, no second folding
+    np.testing.assert_array_equal(again.attributions.numpy(), first.attributions.numpy())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "in place",  # an optimiser step: the version counter moves
+        "through .data",  # old-style code: the version counter misses it, the sum does not
+        "new tensor",
+        "train mode",
+    ],
+)
+def test_a_changed_model_gets_a_fresh_copy(conv_net, images, change: str) -> None:
+    integrated_gradients(conv_net, images, target=[0, 2], steps=6)
+    stale = PRIVATE_COPIES.kept(conv_net)
+    if change == "in place":
+        with torch.no_grad():
+            conv_net.conv.weight.mul_(-2.0)
+    elif change == "through .data":
+        conv_net.conv.weight.data.mul_(-2.0)
+    elif change == "new tensor":
+        conv_net.conv.weight = torch.nn.Parameter(conv_net.conv.weight.detach() * -2.0)
+    else:
+        conv_net.train()
+        conv_net.head.eval()
+    copied = integrated_gradients(conv_net, images, target=[0, 2], steps=6)
+    assert PRIVATE_COPIES.kept(conv_net) is not stale
+    itself = integrated_gradients(conv_net, images, target=[0, 2], steps=6, channels_last=False)
+    np.testing.assert_allclose(
+        copied.attributions.numpy(), itself.attributions.numpy(), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_a_private_copy_goes_with_its_model(images) -> None:
+    torch.manual_seed(5)
+    model = _ConvNet().eval()
+    integrated_gradients(model, images, target=0, steps=4)
+    gc.collect()  # earlier tests' models, no longer referenced, go first
+    before = len(PRIVATE_COPIES)
+    assert PRIVATE_COPIES.kept(model) is not None
+    del model
+    gc.collect()
+    assert len(PRIVATE_COPIES) == before - 1
 
 
 def test_models_with_hooks_are_called_themselves(conv_net, images) -> None:

@@ -14,6 +14,7 @@ from skimage import data
 
 from intgrad.images.efficientnet_lite import (
     ImageNetClassifier,
+    SameConv2d,
     load_efficientnet_lite0,
     same_padding,
 )
@@ -120,6 +121,31 @@ def test_same_padding_matches_tensorflow(
     size: int, kernel: int, stride: int, expected: tuple[int, int]
 ) -> None:
     assert same_padding(size, kernel, stride) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"),
+    [(224, 3, 2), (112, 5, 2), (225, 3, 2), (56, 3, 1), (14, 5, 1), (7, 1, 1)],
+)
+def test_same_conv_equals_an_explicit_pad_then_convolution(
+    size: int, kernel: int, stride: int
+) -> None:
+    """Symmetric padding is left to the convolution; the result must be the padded one."""
+    torch.manual_seed(size + kernel)
+    conv = SameConv2d(4, 4, kernel, stride, groups=2)
+    x = torch.randn(2, 4, size, size, dtype=torch.float64, requires_grad=True)
+    conv = conv.double()
+    top, bottom = same_padding(size, kernel, stride)
+    expected = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (top, bottom, top, bottom)), conv.weight, None, stride, 0, 1, 2
+    )
+    got = conv(x)
+    assert got.shape == expected.shape == (2, 4, -(-size // stride), -(-size // stride))
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), atol=1e-12)
+    weights = torch.randn_like(got)
+    (grad_got,) = torch.autograd.grad((got * weights).sum(), x)
+    (grad_expected,) = torch.autograd.grad((expected * weights).sum(), x)
+    np.testing.assert_allclose(grad_got.numpy(), grad_expected.numpy(), atol=1e-12)
 
 
 def test_missing_weights_package_names_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from torch import nn
 
 import intgrad
 import intgrad.images.explain as explain_module
+from intgrad.backends.torch import PRIVATE_COPIES
 from intgrad.images import (
     ImageExplainer,
     ImageExplanation,
@@ -143,17 +144,15 @@ def test_the_session_is_reused(tiny: LoadedModel, photos: list[np.ndarray]) -> N
     session.explain(photos[:1], steps=4)
     backend: Any = explainer._backend
     assert backend is not None
-    # Torch runs eagerly (nothing in ``_steps``); what the session keeps is its backend and
+    # Torch runs eagerly (nothing in ``_steps``); what is kept is the session's backend and
     # the model's private channels-last copy (made on the CPU for convolutional models).
-    copies = dict(backend._copies)
-    assert len(copies) == 1
+    copy = PRIVATE_COPIES.kept(tiny.module)
+    assert copy is not None
     session.explain(photos, steps=4, attribution="idgi")
     session.explain(photos, steps=4, target="b")
     assert session.explainer is explainer
     assert explainer._backend is backend
-    assert {key: kept[1] for key, kept in backend._copies.items()} == {
-        key: kept[1] for key, kept in copies.items()
-    }
+    assert PRIVATE_COPIES.kept(tiny.module) is copy
 
 
 def test_the_compiled_steps_are_reused_with_keras(photos: list[np.ndarray]) -> None:

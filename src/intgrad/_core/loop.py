@@ -31,6 +31,7 @@ __all__ = [
     "PlanReport",
     "Planner",
     "Steps",
+    "combination_blocks",
     "combine_rows",
     "integrate",
     "iter_chunks",
@@ -54,21 +55,76 @@ class Combination(NamedTuple):
     weights: np.ndarray
 
 
+def combination_blocks(combination: Combination) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``combination`` cut into independent blocks: rows that share no source are apart.
+
+    Returns:
+        Per block: the rows it makes (int64, sorted), the sources they read (int64, sorted) and
+        the dense weights, shape (rows, sources), float64 (repeated pairs add up). Rows that
+        read nothing form a last block with no sources.
+    """
+    sources = combination.sources.astype(np.int64)
+    targets = combination.targets.astype(np.int64)
+    # Union-find over the sources: every row joins the sources it reads into one block.
+    parent = {int(s): int(s) for s in np.unique(sources)}
+
+    def find(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    first_source: dict[int, int] = {}
+    for target, source in zip(targets.tolist(), sources.tolist(), strict=True):
+        if target in first_source:
+            a, b = find(first_source[target]), find(source)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            first_source[target] = source
+    roots = np.array([find(s) for s in sources.tolist()], dtype=np.int64)
+    blocks = []
+    for root in np.unique(roots):
+        mine = roots == root
+        rows, row_of = np.unique(targets[mine], return_inverse=True)
+        read, read_of = np.unique(sources[mine], return_inverse=True)
+        weights = np.zeros((rows.size, read.size))
+        np.add.at(weights, (row_of, read_of), combination.weights[mine])
+        blocks.append((rows, read, weights))
+    empty = np.setdiff1d(np.arange(combination.rows), targets)
+    if empty.size:
+        blocks.append((empty, np.zeros(0, dtype=np.int64), np.zeros((empty.size, 0))))
+    return blocks
+
+
 def combine_rows(
     ops: ArrayOps, arrays: tuple[Any, ...], combination: Combination
 ) -> tuple[Any, ...]:
-    """``combination`` applied to each array of shape (slots, ...): shape (rows, ...) each."""
-    sources = ops.from_host(combination.sources.astype(np.int32))
-    targets = ops.from_host(combination.targets.astype(np.int32))
-    weights = ops.from_host(combination.weights.astype(np.float64))
-    template_index = ops.from_host(np.zeros(combination.rows, dtype=np.int32))
+    """``combination`` applied to each array of shape (slots, ...): shape (rows, ...) each.
+
+    One dense matrix product per independent block (:func:`combination_blocks`): the slots are
+    read once and no array of one row per pair is made (an adaptive call's blocks are its
+    examples, each a few dozen rows).
+    """
+    blocks = combination_blocks(combination)
+    made = np.concatenate([rows for rows, _, _ in blocks])
+    order = None if np.array_equal(made, np.arange(made.size)) else np.argsort(made)
     combined = []
     for array in arrays:
-        taken = ops.take(array, sources)
-        scaled = taken * ops.per_row(weights, taken)
-        combined.append(
-            ops.scatter_add(ops.zeros(ops.take(array, template_index)), targets, scaled)
-        )
+        shape = ops.shape(array)
+        flat = ops.reshape(array, (shape[0], -1))
+        parts = []
+        for rows, read, weights in blocks:
+            if read.size == 0:
+                template = ops.take(flat, ops.from_host(np.zeros(rows.size, dtype=np.int32)))
+                parts.append(ops.zeros(template))
+                continue
+            taken = ops.take(flat, ops.from_host(read.astype(np.int32)))
+            parts.append(ops.einsum("rs,sf->rf", ops.from_host(weights, like=taken), taken))
+        joined = parts[0] if len(parts) == 1 else ops.concat(tuple(parts))
+        if order is not None:
+            joined = ops.take(joined, ops.from_host(order.astype(np.int32)))
+        combined.append(ops.reshape(joined, (combination.rows, *shape[1:])))
     return tuple(combined)
 
 
