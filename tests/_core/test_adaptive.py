@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 from intgrad import integrated_gradients
+from intgrad._core import adaptive as adaptive_module
 from intgrad._core.adaptive import (
     CELLS,
     FIRST_CHECK_NODES,
+    GAP_SHARE,
+    PILOT_INTERVALS,
     AdaptiveSettings,
     PathWarp,
     _Cells,
+    _correction,
     _final_combination,
     _refinement_rows,
     accumulator_slots,
@@ -29,7 +33,7 @@ def _identity_warp() -> PathWarp:
 def test_accumulator_rows_and_the_final_sum_are_the_cells_trapezoid_rules() -> None:
     slots = 2
     layout = accumulator_slots(slots)
-    assert layout.shape == ((2 * CELLS + 1) * slots,) and (layout[:slots] == [0, 1]).all()
+    assert layout.shape == ((3 * CELLS + 1) * slots,) and (layout[:slots] == [0, 1]).all()
     cells = _Cells(slots)
     cells.levels[0] = np.arange(CELLS) % 4  # uneven levels: 1, 2, 4, 8 sub-intervals
     combination = _final_combination(cells)
@@ -115,7 +119,7 @@ def test_auto_matches_a_fine_fixed_rule_within_tolerance(framework: Any, rng) ->
     # The completeness check comes from the pilot: F(x), F(x′) equal the fixed rule's.
     np.testing.assert_allclose(result.f_input, reference.f_input, rtol=1e-12)
     np.testing.assert_allclose(result.f_baseline, reference.f_baseline, rtol=1e-12)
-    assert result.method == "auto" and result.forward_evaluations >= 17
+    assert result.method == "auto" and result.forward_evaluations >= PILOT_INTERVALS + 1
     assert result.steps == result.steps_per_example.max() >= 25
 
 
@@ -204,7 +208,7 @@ def test_pilot_reads_its_bisections_from_one_fine_call_when_a_chunk_holds_it(
     )
     np.testing.assert_array_equal(large.steps_per_example, small.steps_per_example)
     # ...from the 65-point grid in one call (plus any bisection finer than it).
-    assert 17 <= small.forward_evaluations < 65 <= large.forward_evaluations
+    assert PILOT_INTERVALS + 1 <= small.forward_evaluations < 65 <= large.forward_evaluations
     if framework.name == "torch":  # TensorFlow and JAX call the model only when tracing
         assert calls[0] == 2 * 65 and len(calls) < small_calls
 
@@ -237,9 +241,13 @@ def test_examples_that_finish_early_leave_the_others_unchanged(framework: Any, r
         )
 
 
-def test_the_completeness_gap_alone_drives_refinement_to_its_tolerance(framework: Any, rng) -> None:
-    # With the L2 bar out of the way, the cells with the largest exact local gap (their sum
-    # against F's change over the cell) are refined until the total gap meets the tolerance.
+def test_the_completeness_gap_alone_drives_refinement_to_its_tolerance(
+    framework: Any, rng, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the L2 bar out of the way and no correction to close the gap, the cells with the
+    # largest exact local gap (their sum against F's change over the cell) are refined until
+    # the total gap meets the tolerance.
+    monkeypatch.setattr(adaptive_module, "_correction", lambda *args: None)
     model = _mlp(framework, rng)
     x = framework.tensor(rng.normal(size=(3, 5)) * 3, "float64")
     loose = integrated_gradients(
@@ -253,3 +261,68 @@ def test_the_completeness_gap_alone_drives_refinement_to_its_tolerance(framework
     assert (tight.relative_delta <= 1e-4).all()
     assert (tight.steps_per_example <= 513).all()
     assert tight.steps > FIRST_CHECK_NODES
+
+
+def test_a_gap_within_the_l2_budget_is_closed_along_the_latest_changes(
+    framework: Any, rng, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same examples: where the L2 estimate leaves room, the gap is closed to GAP_SHARE of
+    # the tolerance at the first check, and the result stays as accurate as its estimate says.
+    taken: list[float] = []
+    original = adaptive_module._correction
+
+    def recorded(*args: Any) -> Any:
+        found = original(*args)
+        taken.append(np.nan if found is None else found[1])
+        return found
+
+    monkeypatch.setattr(adaptive_module, "_correction", recorded)
+    model = _mlp(framework, rng)
+    x = framework.tensor(rng.normal(size=(3, 5)) * 3, "float64")
+    reference = integrated_gradients(model, x, target=2, steps=1024)
+    result = integrated_gradients(
+        model, x, target=2, steps="auto", tolerance=1e-4, attribution_tolerance=0.05
+    )
+    plain = integrated_gradients(
+        model, x, target=2, steps="auto", tolerance=0.9, attribution_tolerance=0.05
+    )
+    # Examples that stopped at the first check although its plain gap was over the tolerance.
+    corrected = (result.steps_per_example == FIRST_CHECK_NODES) & (plain.relative_delta > 1e-4)
+    assert (plain.steps_per_example == FIRST_CHECK_NODES).all()
+    assert corrected.any() and taken
+    # Exactly the aimed gap: the measured latest changes are the ones the sum adds.
+    np.testing.assert_allclose(result.relative_delta[corrected], GAP_SHARE * 1e-4, rtol=1e-6)
+    assert (result.relative_delta <= 1e-4).all()
+    expected = framework.numpy(reference.attributions)
+    error = np.linalg.norm(framework.numpy(result.attributions) - expected, axis=1)
+    relative = error / np.linalg.norm(expected, axis=1)
+    assert (relative <= result.estimated_error + 1e-3).all()
+    assert (result.estimated_error <= 0.05).all()
+    # The move is small: the uncorrected first check differs from it by at most its bound.
+    moved = np.linalg.norm(
+        framework.numpy(result.attributions) - framework.numpy(plain.attributions), axis=1
+    )
+    assert (moved[corrected] > 0).all()
+    bound = np.hypot(result.estimated_error, plain.estimated_error)
+    assert (
+        moved[corrected] / np.linalg.norm(expected, axis=1)[corrected] <= bound[corrected]
+    ).all()
+
+
+def test_the_correction_is_the_least_move_that_meets_the_aim() -> None:
+    cells = _Cells(1)
+    cells.change_sums[0] = np.linspace(-1.0, 2.0, CELLS)
+    cells.previous[0] = np.linspace(0.5, 3.0, CELLS)
+    settings = AdaptiveSettings(tolerance=0.01)
+    found = _correction(cells, 0, 0.3, settings, 10.0)
+    assert found is not None
+    betas, bound = found
+    aim = GAP_SHARE * 0.01 * 10.0
+    assert float(betas @ cells.change_sums[0]) == pytest.approx(-(0.3 - aim), rel=1e-12)
+    ratio = betas / (cells.change_sums[0] / cells.previous[0] ** 2)
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)  # β ∝ s / ‖D‖²: least Σβ²‖D‖²
+    assert bound == pytest.approx(float(np.abs(betas * cells.previous[0]).sum()), rel=1e-12)
+    # A gap already within the aim is left alone; no change that moves the sum, no move.
+    assert np.abs(_correction(cells, 0, -0.02, settings, 10.0)[0]).max() == 0.0  # type: ignore[index]
+    cells.change_sums[0] = 0.0
+    assert _correction(cells, 0, 0.3, settings, 10.0) is None

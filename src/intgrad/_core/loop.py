@@ -138,12 +138,16 @@ class Plan(NamedTuple):
             rows go into a fresh sum N, feedback can measure combinations of N and the total
             S, and then S becomes ``keep · S + N`` per slot.
         outputs: return F at the rows of a gradient plan even when nothing is recorded.
+        adds: with ``keep``, shape (slots,), int64: slot ``s`` becomes
+            ``keep[s] · S[s] + N[adds[s]]`` (a slot can keep a copy of another's fresh sum);
+            ``None`` means ``adds[s] = s``.
     """
 
     rows: Rows
     gradients: bool
     keep: np.ndarray | None = None
     outputs: bool = False
+    adds: np.ndarray | None = None
 
 
 class Feedback(NamedTuple):
@@ -424,5 +428,9 @@ def _run_gradients(
         from_old = _combined_attributions(ops, steps.path, arrays, before, old)
         return _sums_and_norms(ops, tuple(a + b for a, b in zip(from_new, from_old, strict=True)))
 
-    merged = _combine(ops, before, plan.keep, fresh, np.ones_like(plan.keep))
+    added = fresh
+    if plan.adds is not None:
+        index = ops.from_host(plan.adds.astype(np.int32))
+        added = tuple(ops.take(a, index) for a in fresh)
+    merged = _combine(ops, before, plan.keep, added, np.ones_like(plan.keep))
     return merged, Feedback(outputs, means, measure)
