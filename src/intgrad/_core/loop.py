@@ -161,7 +161,8 @@ class Feedback(NamedTuple):
         measure: for plans with ``keep``: ``measure(new, old)`` gives per row the sum and the
             L2 norm of the attributions of ``new`` applied to the fresh sum N plus ``old``
             applied to the previous sums S (two :class:`Combination` of the same ``rows``):
-            norms of sums of slots, which per-slot norms cannot give.
+            norms of sums of slots, which per-slot norms cannot give. Call it before the
+            next plan (it reads the accumulators as this plan left them).
     """
 
     outputs: np.ndarray | None
@@ -326,35 +327,40 @@ def _run_rows(
     return state, joined, (np.concatenate(means) if means else None)
 
 
-def _combine(
-    ops: ArrayOps, first: tuple[Any, ...], a: np.ndarray, second: tuple[Any, ...], b: np.ndarray
-) -> tuple[Any, ...]:
-    """``a · first + b · second`` per slot (``a``, ``b`` of shape (slots,))."""
-    combined = []
-    for x, y in zip(first, second, strict=True):
-        scale_a = ops.per_row(ops.from_host(np.asarray(a, dtype=np.float64)), x)
-        scale_b = ops.per_row(ops.from_host(np.asarray(b, dtype=np.float64)), y)
-        combined.append(x * scale_a + y * scale_b)
-    return tuple(combined)
-
-
 def _combined_attributions(
     ops: ArrayOps,
     path: Path,
     arrays: CallArrays,
     state: tuple[Any, ...],
     combination: Combination,
+    rows_of_state: np.ndarray | None = None,
 ) -> tuple[Any, ...]:
     """``combination`` of the attributions of ``state``'s rows, computing only the rows it
-    reads (a batch's finished examples and untouched cells cost nothing)."""
+    reads (a batch's finished examples and untouched cells cost nothing).
+
+    ``rows_of_state``: the accumulator row each row of ``state`` is (``None``: the same row),
+    which picks its start point."""
     needed, positions = np.unique(combination.sources, return_inverse=True)
     index = ops.from_host(needed.astype(np.int32))
+    accumulator_rows = needed if rows_of_state is None else rows_of_state[needed]
+    starts_index = ops.from_host(accumulator_rows.astype(np.int32))
     rows = arrays._replace(
-        starts=tuple(ops.take(start, index) for start in arrays.starts),
-        start_owner=ops.take(arrays.start_owner, index),
+        starts=tuple(ops.take(start, starts_index) for start in arrays.starts),
+        start_owner=ops.take(arrays.start_owner, starts_index),
     )
     attributions = path.slot_attributions(ops, rows, tuple(ops.take(a, index) for a in state))
     return combine_rows(ops, attributions, combination._replace(sources=positions))
+
+
+def _pairs_where(combination: Combination, keep: np.ndarray) -> Combination | None:
+    """The pairs of ``combination`` where ``keep`` holds (same rows), or ``None`` if none."""
+    if not keep.any():
+        return None
+    return combination._replace(
+        targets=combination.targets[keep],
+        sources=combination.sources[keep],
+        weights=combination.weights[keep],
+    )
 
 
 def _sums_and_norms(ops: ArrayOps, attributions: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -416,21 +422,65 @@ def _run_gradients(
         )
         assert new_state is not None
         return new_state, Feedback(outputs, means, None)
-    zeros = tuple(ops.zeros(a) for a in state)
-    fresh, outputs, means = _run_rows(steps, arrays, zeros, plan.rows, chunk_rows, record, on_chunk)
-    assert fresh is not None
-    before = state
+    # The rows accumulate straight into ``state`` (in place where the framework allows); the
+    # rows whose previous sum S is still needed — those the plan adds to and those it merges —
+    # are copied first, so N = S' − S there and no full-size fresh sum or merge pass is made:
+    # the cost follows the active cells, not the batch.
+    slot_of_row = plan.rows.start_index if steps.path.per_start else plan.rows.example_index
+    adds = np.arange(plan.keep.size) if plan.adds is None else plan.adds
+    merged_rows = np.flatnonzero((plan.keep != 1.0) | (adds != np.arange(adds.size)))
+    saved = np.union1d(np.unique(slot_of_row), merged_rows)
+    saved_index = ops.from_host(saved.astype(np.int32))
+    before = tuple(ops.take(a, saved_index) for a in state)
+    after, outputs, means = _run_rows(steps, arrays, state, plan.rows, chunk_rows, record, on_chunk)
+    assert after is not None
+    fresh = tuple(ops.take(a, saved_index) - b for a, b in zip(after, before, strict=True))
+    if merged_rows.size:
+        # Row r becomes keep[r] · S[r] + N[adds[r]]; N is zero outside the saved rows.
+        at = np.searchsorted(saved, merged_rows)
+        source = adds[merged_rows]
+        has_fresh = np.isin(source, saved)
+        from_fresh = ops.from_host(
+            np.searchsorted(saved, source).clip(0, saved.size - 1).astype(np.int32)
+        )
+        keep = ops.from_host(plan.keep[merged_rows].astype(np.float64))
+        mask = ops.from_host(has_fresh.astype(np.float64))
+        at_index, merged_index = (
+            ops.from_host(at.astype(np.int32)),
+            ops.from_host(merged_rows.astype(np.int32)),
+        )
+        updated = []
+        for now, old_rows, new_rows in zip(after, before, fresh, strict=True):
+            previous = ops.take(old_rows, at_index)
+            target = previous * ops.per_row(keep, previous) + ops.take(
+                new_rows, from_fresh
+            ) * ops.per_row(mask, previous)
+            updated.append(ops.scatter_add(now, merged_index, target - ops.take(now, merged_index)))
+        after = tuple(updated)
+    current = after
 
-    def measure(
-        new: Combination, old: Combination, fresh: tuple[Any, ...] = fresh, before: Any = before
-    ) -> tuple[np.ndarray, np.ndarray]:
-        from_new = _combined_attributions(ops, steps.path, arrays, fresh, new)
-        from_old = _combined_attributions(ops, steps.path, arrays, before, old)
-        return _sums_and_norms(ops, tuple(a + b for a, b in zip(from_new, from_old, strict=True)))
+    def measure(new: Combination, old: Combination) -> tuple[np.ndarray, np.ndarray]:
+        """Sums and norms of ``new`` over N plus ``old`` over S (call before the next plan)."""
+        path = steps.path
+        parts: list[tuple[Any, ...]] = []
+        new_saved = np.isin(new.sources, saved)
+        fresh_pairs = _pairs_where(new, new_saved)
+        if fresh_pairs is not None:
+            fresh_pairs = fresh_pairs._replace(sources=np.searchsorted(saved, fresh_pairs.sources))
+            parts.append(_combined_attributions(ops, path, arrays, fresh, fresh_pairs, saved))
+        old_saved = np.isin(old.sources, saved)
+        kept_pairs = _pairs_where(old, old_saved)
+        if kept_pairs is not None:
+            kept_pairs = kept_pairs._replace(sources=np.searchsorted(saved, kept_pairs.sources))
+            parts.append(_combined_attributions(ops, path, arrays, before, kept_pairs, saved))
+        unchanged_pairs = _pairs_where(old, ~old_saved)
+        if unchanged_pairs is not None:  # rows neither added to nor merged: S is still there
+            parts.append(_combined_attributions(ops, path, arrays, current, unchanged_pairs))
+        if not parts:
+            return np.zeros(new.rows), np.zeros(new.rows)
+        total = parts[0]
+        for part in parts[1:]:
+            total = tuple(a + b for a, b in zip(total, part, strict=True))
+        return _sums_and_norms(ops, total)
 
-    added = fresh
-    if plan.adds is not None:
-        index = ops.from_host(plan.adds.astype(np.int32))
-        added = tuple(ops.take(a, index) for a in fresh)
-    merged = _combine(ops, before, plan.keep, added, np.ones_like(plan.keep))
-    return merged, Feedback(outputs, means, measure)
+    return after, Feedback(outputs, means, measure)

@@ -28,7 +28,6 @@ import numpy as np
 from intgrad._core.arguments import ArgumentLayout
 from intgrad._core.backend import Acceleration, LayerBinding
 from intgrad._core.baselines import BaselineRule, ConstantBaseline, ExplicitBaseline
-from intgrad._core.chunks import DEFAULT_CHUNK_ELEMENTS
 from intgrad._core.layers import is_layer_pair, layer_pair, split_binding
 from intgrad.backends._torch_folding import fold_batch_norms
 
@@ -41,10 +40,12 @@ __all__ = [
     "counting_layer_tensors",
 ]
 
-CPU_CHUNK_ELEMENTS = DEFAULT_CHUNK_ELEMENTS
-"""Default input elements per chunk on the CPU: 6 rows of a 224×224 RGB image. On 2 cores
-EfficientNet-Lite0 ran 2 to 8 rows per chunk within 10 % of each other per step, 16 rows 9 %
-and 32 rows 67 % slower than 6 (docs/benchmarks.md)."""
+CPU_CHUNK_ELEMENTS = 5 * 2**17
+"""Default input elements per chunk on the CPU: 4 rows of a 224×224 RGB image (2.5 MiB of
+float32 input). On 2 AMD EPYC cores, the folded channels-last EfficientNet-Lite0 took 21 ms
+per row for a gradient at 3 or 4 rows per chunk, 24 at 2, 26 at 6 and 30 at 8, and a forward
+pass 9–10 ms per row at 2 to 4 rows against 12.6 at 6 and 22 at 48 (timed alternately,
+medians of 4): a call's activations stay in the cache (the chunk sweep of docs/benchmarks.md)."""
 
 CHANNELS_LAST_MAX_BYTES = 2**29
 """Largest model (parameters and buffers, bytes) that gets a private channels-last copy on the
