@@ -44,8 +44,10 @@ CPU_CHUNK_ELEMENTS = 5 * 2**17
 """Default input elements per chunk on the CPU: 4 rows of a 224×224 RGB image (2.5 MiB of
 float32 input). On 2 AMD EPYC cores, the folded channels-last EfficientNet-Lite0 took 21 ms
 per row for a gradient at 3 or 4 rows per chunk, 24 at 2, 26 at 6 and 30 at 8, and a forward
-pass 9–10 ms per row at 2 to 4 rows against 12.6 at 6 and 22 at 48 (timed alternately,
-medians of 4): a call's activations stay in the cache (the chunk sweep of docs/benchmarks.md)."""
+pass 9–10 ms per row at 2 to 4 rows against 12.6 at 6 and 22 at 48 (timed by hand,
+alternately, medians of 4: a small call's activations stay in the cache); the chunk sweep of
+docs/benchmarks.md, whole calls with two repeats, found 2 to 8 rows within 10 % of each other
+and 16 or 32 rows 30–50 % slower."""
 
 CHANNELS_LAST_MAX_BYTES = 2**29
 """Largest model (parameters and buffers, bytes) that gets a private channels-last copy on the
