@@ -391,14 +391,17 @@ def integrate(
         check: called once after the first plan (the target check, before the bulk of work).
     """
     feedback: Feedback | None = None
+    zero = True  # ``state`` holds nothing yet (the accumulators as the caller made them)
     while (plan := planner.next(feedback)) is not None:
         if not plan.gradients:
             _, outputs, _ = _run_rows(steps, arrays, None, plan.rows, chunk_rows, True, on_chunk)
             feedback = Feedback(outputs, None, None)
         else:
+            record = planner.record or plan.outputs
             state, feedback = _run_gradients(
-                steps, arrays, state, plan, chunk_rows, planner.record or plan.outputs, on_chunk
+                steps, arrays, state, plan, chunk_rows, record, on_chunk, zero
             )
+            zero = False
         if check is not None:
             check()
             check = None
@@ -413,8 +416,11 @@ def _run_gradients(
     chunk_rows: int,
     record: bool,
     on_chunk: Callable[[int], None],
+    zero: bool = False,
 ) -> tuple[tuple[Any, ...], Feedback]:
-    """One gradient plan: straight into ``state``, or into a fresh sum merged with ``keep``."""
+    """One gradient plan: straight into ``state``, or into a fresh sum merged with ``keep``.
+
+    ``zero``: ``state`` is all zeros (the first plan), so S needs no copy."""
     ops = steps.ops
     if plan.keep is None:
         new_state, outputs, means = _run_rows(
@@ -431,10 +437,12 @@ def _run_gradients(
     merged_rows = np.flatnonzero((plan.keep != 1.0) | (adds != np.arange(adds.size)))
     saved = np.union1d(np.unique(slot_of_row), merged_rows)
     saved_index = ops.from_host(saved.astype(np.int32))
-    before = tuple(ops.take(a, saved_index) for a in state)
+    before = None if zero else tuple(ops.take(a, saved_index) for a in state)
     after, outputs, means = _run_rows(steps, arrays, state, plan.rows, chunk_rows, record, on_chunk)
     assert after is not None
-    fresh = tuple(ops.take(a, saved_index) - b for a, b in zip(after, before, strict=True))
+    fresh = tuple(ops.take(a, saved_index) for a in after)
+    if before is not None:
+        fresh = tuple(a - b for a, b in zip(fresh, before, strict=True))
     if merged_rows.size:
         # Row r becomes keep[r] · S[r] + N[adds[r]]; N is zero outside the saved rows.
         at = np.searchsorted(saved, merged_rows)
@@ -450,11 +458,12 @@ def _run_gradients(
             ops.from_host(merged_rows.astype(np.int32)),
         )
         updated = []
-        for now, old_rows, new_rows in zip(after, before, fresh, strict=True):
-            previous = ops.take(old_rows, at_index)
-            target = previous * ops.per_row(keep, previous) + ops.take(
-                new_rows, from_fresh
-            ) * ops.per_row(mask, previous)
+        for position, (now, new_rows) in enumerate(zip(after, fresh, strict=True)):
+            added = ops.take(new_rows, from_fresh)
+            target = added * ops.per_row(mask, added)
+            if before is not None:
+                previous = ops.take(before[position], at_index)
+                target = target + previous * ops.per_row(keep, previous)
             updated.append(ops.scatter_add(now, merged_index, target - ops.take(now, merged_index)))
         after = tuple(updated)
     current = after
@@ -469,11 +478,11 @@ def _run_gradients(
             fresh_pairs = fresh_pairs._replace(sources=np.searchsorted(saved, fresh_pairs.sources))
             parts.append(_combined_attributions(ops, path, arrays, fresh, fresh_pairs, saved))
         old_saved = np.isin(old.sources, saved)
-        kept_pairs = _pairs_where(old, old_saved)
-        if kept_pairs is not None:
+        kept_pairs = None if before is None else _pairs_where(old, old_saved)
+        if kept_pairs is not None and before is not None:
             kept_pairs = kept_pairs._replace(sources=np.searchsorted(saved, kept_pairs.sources))
             parts.append(_combined_attributions(ops, path, arrays, before, kept_pairs, saved))
-        unchanged_pairs = _pairs_where(old, ~old_saved)
+        unchanged_pairs = None if before is None else _pairs_where(old, ~old_saved)
         if unchanged_pairs is not None:  # rows neither added to nor merged: S is still there
             parts.append(_combined_attributions(ops, path, arrays, current, unchanged_pairs))
         if not parts:
