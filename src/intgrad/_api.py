@@ -94,7 +94,7 @@ def integrated_gradients(
         channels_last: torch only: run a private channels-last copy of a convolutional model
             with 4-D inputs, its eval-mode batch norms folded into the convolutions that feed
             them. ``None`` (default): on the CPU, for models without hooks and up to 512 MiB of
-            parameters (24–40 % less time on the embedded model); ``True``: also
+            parameters (14–43 % less time on the embedded model); ``True``: also
             on GPUs and with hooks (hooks then see the copy's modules); ``False``: never. The
             user's model is never converted.
         layer: attribute to a layer's activations instead of the inputs: a torch module (or

@@ -37,10 +37,11 @@ For ReLU networks the integrand is rough and the error falls like 1/n; the chang
 levels then overestimates the finer level's error by a factor measured between 1.7 and 1.8 on
 the sample photos against 1025-step references, hence √3. For smooth integrands the estimate is
 conservative. Refining only where the error is cut the gradient evaluations at the default
-tolerance from 97 to 73 on chelsea and from 193 to 65 on astronaut, and the move of step 5 to
-57, with the measured L2 error and gap still within the bars (``benchmarks/bench_captum.py``).
-A pilot of 8 intervals (11 to 17 forward passes) placed the nodes as well as one of 16 (21 to
-33) on ten photos: 534 gradient evaluations in all against 592.
+tolerance from 97 to 73 on chelsea and from 193 to 65 on astronaut, with the measured L2 error
+and gap still within the bars (``benchmarks/bench_captum.py``). On ten photos
+(``benchmarks/adaptive_settings.py``, docs/benchmarks-adaptive.md) a pilot of 8 intervals (11
+to 17 forward passes) placed the nodes as well as one of 16 (21 to 33): 534 gradient
+evaluations in all against 592, and 776 without the move of step 5.
 
 References:
     Walker et al. (2024), "Integrated Decision Gradients", AAAI — a forward pass to find where

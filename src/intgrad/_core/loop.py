@@ -472,19 +472,20 @@ def _run_gradients(
         """Sums and norms of ``new`` over N plus ``old`` over S (call before the next plan)."""
         path = steps.path
         parts: list[tuple[Any, ...]] = []
-        new_saved = np.isin(new.sources, saved)
-        fresh_pairs = _pairs_where(new, new_saved)
-        if fresh_pairs is not None:
-            fresh_pairs = fresh_pairs._replace(sources=np.searchsorted(saved, fresh_pairs.sources))
-            parts.append(_combined_attributions(ops, path, arrays, fresh, fresh_pairs, saved))
-        old_saved = np.isin(old.sources, saved)
-        kept_pairs = None if before is None else _pairs_where(old, old_saved)
-        if kept_pairs is not None and before is not None:
-            kept_pairs = kept_pairs._replace(sources=np.searchsorted(saved, kept_pairs.sources))
-            parts.append(_combined_attributions(ops, path, arrays, before, kept_pairs, saved))
-        unchanged_pairs = None if before is None else _pairs_where(old, ~old_saved)
-        if unchanged_pairs is not None:  # rows neither added to nor merged: S is still there
-            parts.append(_combined_attributions(ops, path, arrays, current, unchanged_pairs))
+
+        def on_saved(pairs: Combination | None, rows: tuple[Any, ...]) -> None:
+            """Add ``pairs`` read from ``rows``, one row per saved accumulator row."""
+            if pairs is not None:
+                pairs = pairs._replace(sources=np.searchsorted(saved, pairs.sources))
+                parts.append(_combined_attributions(ops, path, arrays, rows, pairs, saved))
+
+        on_saved(_pairs_where(new, np.isin(new.sources, saved)), fresh)  # N is 0 elsewhere
+        if before is not None:  # else S was all zeros
+            old_saved = np.isin(old.sources, saved)
+            on_saved(_pairs_where(old, old_saved), before)
+            unchanged = _pairs_where(old, ~old_saved)
+            if unchanged is not None:  # rows neither added to nor merged: S is still there
+                parts.append(_combined_attributions(ops, path, arrays, current, unchanged))
         if not parts:
             return np.zeros(new.rows), np.zeros(new.rows)
         total = parts[0]

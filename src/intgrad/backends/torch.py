@@ -664,7 +664,7 @@ def _channels_last_copy(model: Any) -> _ChannelsLast | None:
     """A channels-last copy of ``model``, or ``None`` when it cannot be copied.
 
     Why, by default on the CPU: on 2 cores Gauss–Legendre at 128 steps on EfficientNet-Lite0
-    took 24–40 % less time with the copy, its batch norms folded on its first call
+    took 14–43 % less time with the copy, its batch norms folded on its first call
     (docs/benchmarks.md, the ``channels_last=False`` column). Converting only the inputs does
     not pay, and converting the user's model would modify it, so a copy is converted (about
     30 ms for 4.7 M parameters). The default leaves out models with hooks and models over

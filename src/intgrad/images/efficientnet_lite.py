@@ -99,8 +99,9 @@ class SameConv2d(nn.Conv2d):
         """Pad ``x`` (batch, channels, height, width) for its own size, then convolve.
 
         Symmetric padding (every stride-1 convolution) is left to the convolution itself: a
-        separate pad copies the activation forward and its gradient backward (9 % of an
-        attribution's time on 2 cores). Only the stride-2 convolutions pad one side more.
+        separate pad copies the activation forward and its gradient backward (about 9 % of a
+        gradient evaluation on 2 cores, timed by hand). Only the stride-2 convolutions pad one
+        side more.
         """
         top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
         left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
