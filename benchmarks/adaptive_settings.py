@@ -33,24 +33,12 @@ GRIDS = (16, 8, 6, 4)
 
 def _photo(model: Any, name: str, reference_steps: int) -> bench.Photo:
     if name in bench.PHOTOS:
-        (photo,) = bench.load_photos(model, [name], reference_steps)
-        return photo
+        return bench.photo_of(model, name, bench.load_photo(name), reference_steps)
     import skimage.data
 
     image = getattr(skimage.data, name)()
     image = image[0] if isinstance(image, tuple) else image  # stereo pairs: the left view
-    pixels, _ = bench.prepare_image(np.asarray(image, dtype=np.float32) / 255, model.input_size)
-    target = bench.top_k_predictions(model, pixels, 1)[0][0].index
-    tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]))
-    reference = intgrad.integrated_gradients(
-        model.module,
-        tensor,
-        target=target,
-        steps=reference_steps,
-        method="riemann_trapezoid",
-        output="probability",
-    )
-    return bench.Photo(name, tensor, target, reference.attributions.double().numpy())
+    return bench.photo_of(model, name, np.asarray(image, dtype=np.float32) / 255, reference_steps)
 
 
 @contextlib.contextmanager

@@ -169,25 +169,27 @@ def run_captum(
 
 def load_photos(model: Any, names: list[str], reference_steps: int | None) -> list[Photo]:
     """The photos at the model's size, their top class and (unless None) their reference."""
-    photos = []
-    for name in names:
-        pixels, _ = prepare_image(load_photo(name), model.input_size)
-        target = top_k_predictions(model, pixels, 1)[0][0].index
-        tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]))
-        if reference_steps is None:
-            photos.append(Photo(name, tensor, target, None))
-            continue
-        reference = intgrad.integrated_gradients(
-            model.module,
-            tensor,
-            target=target,
-            steps=reference_steps,
-            method="riemann_trapezoid",
-            output="probability",
-        )
-        photos.append(Photo(name, tensor, target, reference.attributions.double().numpy()))
-        print(f"reference for {name}: target {target}, delta {reference.delta[0]:+.2e}", flush=True)
-    return photos
+    return [photo_of(model, name, load_photo(name), reference_steps) for name in names]
+
+
+def photo_of(model: Any, name: str, image: np.ndarray, reference_steps: int | None) -> Photo:
+    """``image`` (float RGB in [0, 1], any size) at the model's size, its top class and
+    (unless None) its ``reference_steps``-point trapezoid reference."""
+    pixels, _ = prepare_image(image, model.input_size)
+    target = top_k_predictions(model, pixels, 1)[0][0].index
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]))
+    if reference_steps is None:
+        return Photo(name, tensor, target, None)
+    reference = intgrad.integrated_gradients(
+        model.module,
+        tensor,
+        target=target,
+        steps=reference_steps,
+        method="riemann_trapezoid",
+        output="probability",
+    )
+    print(f"reference for {name}: target {target}, delta {reference.delta[0]:+.2e}", flush=True)
+    return Photo(name, tensor, target, reference.attributions.double().numpy())
 
 
 def equal_settings(model: torch.nn.Module, photos: list[Photo], repeats: int) -> dict:
