@@ -83,6 +83,16 @@ def _commands(tmp: Path) -> dict[str, list[str]]:
         "lines": ["--file", str(lines), "--steps", "4", "--json"],
         "csv": ["--file", str(table), "--column", "review", "--steps", "4", "--json"],
         "empty_one": ["", "a fine film", "--steps", "4", "--json"],
+        "baseline_misfit": [
+            "a fine film",
+            "dull",
+            "a dull plot",
+            "--baseline",
+            "text:a good film",
+            "--steps",
+            "4",
+            "--json",
+        ],
         "long_truncated": [LONG_TEXT, "--steps", "2", "--json"],
         "long_refused": [LONG_TEXT, "--steps", "2", "--too-long", "refuse"],
         "unknown_label": ["a film", "--target", "neutral", "--json-file", str(kept)],
@@ -168,6 +178,8 @@ def test_texts_from_a_file_of_lines_and_a_csv_column(runs: tuple[Path, dict[str,
     lines = json.loads(results["lines"].stdout)
     assert [s["text"] for s in lines] == ["a gripping film", "the jokes fall flat"]
     assert [s["name"] for s in lines] == ["texts.txt:1", "texts.txt:2"]
+    # Texts of 5 and 6 tokens are attributed in one padded call: they share its duration.
+    assert lines[0]["seconds"] == lines[1]["seconds"] > 0
     table = json.loads(results["csv"].stdout)
     assert [s["text"] for s in table] == ["a warm, funny film", "dull"]
 
@@ -177,6 +189,17 @@ def test_an_empty_text_fails_alone(runs: tuple[Path, dict[str, Run]]) -> None:
     run = results["empty_one"]
     _one_line_error(run, EXIT_FAILED, "text 1: the text is empty")
     assert [s["text"] for s in json.loads(run.stdout)] == ["a fine film"]
+
+
+def test_a_text_the_baseline_does_not_fit_fails_alone(runs: tuple[Path, dict[str, Run]]) -> None:
+    _, results = runs
+    run = results["baseline_misfit"]
+    _one_line_error(
+        run, EXIT_FAILED, "text 2: the baseline text has 3 tokens and the text 'dull' 1"
+    )
+    summaries = json.loads(run.stdout)
+    assert [s["text"] for s in summaries] == ["a fine film", "a dull plot"]
+    assert [s["baseline"] for s in summaries] == ["text:a good film"] * 2
 
 
 def test_an_over_long_text_is_truncated_with_a_warning_or_refused(

@@ -1,9 +1,11 @@
 """The ``intgrad text`` command: explain text classifiers from the shell.
 
 Texts come from the arguments and from ``--file`` (one per line, or a CSV column); each is
-explained with the public :mod:`intgrad.text` API and shown in the terminal, as JSON on stdout
-(``--json``) and as one HTML page (``--html``). Errors follow the image commands: one line on
-stderr, exit code 2 for bad arguments, 1 when any text failed (the others are still explained).
+checked on its own (empty, over the token limit), then the valid ones are explained in one
+batched call of the public :mod:`intgrad.text` API (grouped by length) and shown in the
+terminal, as JSON on stdout (``--json``) and as one HTML page (``--html``). Errors follow the
+image commands: one line on stderr, exit code 2 for bad arguments, 1 when any text failed (the
+others are still explained).
 """
 
 from __future__ import annotations
@@ -172,34 +174,57 @@ def _baseline(args: argparse.Namespace, explainer: Any) -> None:
         raise _usage(f"--baseline: {error}") from None
 
 
-def _explain_one(
-    name: str, text: str, explainer: Any, target: Any, args: argparse.Namespace
-) -> Any:
+def _check_text(name: str, text: str, explainer: Any, args: argparse.Namespace) -> list[str]:
+    """The warnings of a text that can be explained (its truncation); ValueError otherwise."""
     from intgrad.text import TruncationWarning
 
     if not text.strip():
         raise ValueError("the text is empty")
+    tokens = len(explainer.model.tokenizer(text)["input_ids"])
+    if args.too_long == "refuse" and tokens > explainer.model.max_tokens:
+        raise ValueError(
+            f"the text has {tokens} tokens, more than the model's {explainer.model.max_tokens}"
+            " (--too-long refuse)"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
-        tokens = len(explainer.model.tokenizer(text)["input_ids"])
-        if args.too_long == "refuse" and tokens > explainer.model.max_tokens:
-            raise ValueError(
-                f"the text has {tokens} tokens, more than the model's {explainer.model.max_tokens}"
-                " (--too-long refuse)"
+        explainer.encode([text])
+    return [f"{name}: {w.message}" for w in caught if issubclass(w.category, TruncationWarning)]
+
+
+def _explain_all(
+    texts: list[str], explainer: Any, target: Any, args: argparse.Namespace
+) -> list[Any]:
+    """An explanation or the error of each text: one batched call (texts grouped by length),
+    or, when it fails, one call per text so that each error names its own text."""
+    from intgrad.text import TruncationWarning
+
+    def explain(chosen: str | list[str]) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)  # reported by _check_text
+            return explainer.explain(
+                chosen,
+                target=target,
+                baseline=args.baseline,
+                keep_special=not args.explain_special,
+                steps=args.steps,
+                method=args.method,
+                tolerance=args.tolerance,
             )
-        explanation = explainer.explain(
-            text,
-            target=target,
-            baseline=args.baseline,
-            keep_special=not args.explain_special,
-            steps=args.steps,
-            method=args.method,
-            tolerance=args.tolerance,
-        )
-    for warning in caught:
-        if issubclass(warning.category, TruncationWarning):
-            report_warning(f"{name}: {warning.message}")
-    return explanation
+
+    if not texts:
+        return []
+    try:
+        return list(explain(texts))
+    except (ValueError, TypeError):
+        pass
+    outcomes: list[Any] = []
+    for text in texts:
+        try:
+            outcomes.append(explain(text))
+        except (ValueError, TypeError) as error:
+            outcomes.append(error)
+    return outcomes
 
 
 def _show(name: str, explanation: Any, args: argparse.Namespace) -> None:
@@ -214,18 +239,27 @@ def run_text(args: argparse.Namespace) -> int:
     explainer = _explainer(args)
     target = _target(args, explainer)
     _baseline(args, explainer)
-    explanations, summaries, failures = [], [], 0
+    checked: list[list[str] | Exception] = []
     for name, text in texts:
         try:
-            explanation = _explain_one(name, text, explainer, target, args)
+            checked.append(_check_text(name, text, explainer, args))
         except (ValueError, TypeError) as error:
+            checked.append(error)
+    valid = [text for (_, text), c in zip(texts, checked, strict=True) if isinstance(c, list)]
+    outcomes = iter(_explain_all(valid, explainer, target, args))
+    explanations, summaries, failures = [], [], 0
+    for (name, _), check in zip(texts, checked, strict=True):
+        outcome = next(outcomes) if isinstance(check, list) else check
+        if isinstance(outcome, Exception):
             failures += 1
-            report_error(f"{name}: {error}")
+            report_error(f"{name}: {outcome}")
             continue
-        explanations.append(explanation)
-        summaries.append({"name": name, **explanation.summary()})
+        for message in check if isinstance(check, list) else []:
+            report_warning(message)
+        explanations.append(outcome)
+        summaries.append({"name": name, **outcome.summary()})
         if not args.json:
-            _show(name, explanation, args)
+            _show(name, outcome, args)
     if args.html is not None and explanations:
         from intgrad.viz.text import save_text_html
 

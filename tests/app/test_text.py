@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from typing import Any
 
 import numpy as np
@@ -171,3 +172,28 @@ def test_user_text_is_escaped_in_the_page_the_export_and_the_form(client: Any) -
     form = client.get("/text", params={"text": hostile, "baseline_custom": hostile}).text
     assert "<script>alert" not in form and "<img" not in form
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in form
+
+
+def test_a_long_job_shows_progress_and_stops_soon_after_cancel(
+    client: Any, library: TextExplainer
+) -> None:
+    # About 180 tokens at 400 steps: some 50 chunks of gradient evaluations, a minute or more.
+    long_text = " ".join(["the film is long but the acting is wonderful"] * 20)
+    job_id = client.submit("/text", data={"text": long_text, "steps": "400"})
+    deadline = time.monotonic() + 240
+    status = client.get(f"/jobs/{job_id}/status").json()
+    while status["done"] == 0 and status["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+        status = client.get(f"/jobs/{job_id}/status").json()
+    # Progress arrives while the one text is being explained, in gradient evaluations.
+    assert status["state"] == "running", status
+    assert status["unit"] == "gradient evaluations" and status["total"] == 400
+    assert 0 < status["done"] < 400
+    client.post(f"/jobs/{job_id}/cancel")
+    stopped = client.wait(job_id)
+    # Stopped at the next chunk: far from all 400 evaluations.
+    assert stopped["state"] == "cancelled" and stopped["done"] < 200, stopped
+    # The served model is as it was: the next job equals the library.
+    exported = client.result("/text", data={"text": TEXT, "steps": "8"})
+    _assert_same(exported, _explain(library, TEXT, steps=8))

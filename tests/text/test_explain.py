@@ -11,16 +11,19 @@ import pytest
 import torch
 
 from intgrad.text import (
+    TextBatch,
     TextExplainer,
     TextExplanation,
     TruncationWarning,
     as_text_model,
     explain_text,
     load_text_model,
+    minilm_tokenizer,
+    pad_batch,
     predict_text,
     resolve_target,
 )
-from intgrad.text._minilm import load_tokenizer
+from intgrad.text.predict import length_groups
 
 pytestmark = pytest.mark.slow
 
@@ -121,21 +124,112 @@ def test_words_add_up_to_the_tokens(explainer: TextExplainer) -> None:
             np.testing.assert_allclose(w.attribution, e.attributions[list(w.tokens)].sum())
 
 
-def test_a_padded_batch_gives_the_one_by_one_results(explainer: TextExplainer) -> None:
-    batch = _many(explainer.explain(list(SENTENCES), target="positive", steps=24))
-    assert [e.text for e in batch] == list(SENTENCES)
-    for e in batch:
+SIMILAR = (
+    "a gripping, beautifully acted film.",
+    "a gripping, acted film.",
+    "dull, slow and far too long.",
+)
+"""Texts of 9, 8 and 10 tokens: one group of the length grouping, padded to 10."""
+
+
+def _padded_batches(monkeypatch: pytest.MonkeyPatch) -> list[TextBatch]:
+    """Every batch the explainer pads from now on (recorded, then used as before)."""
+    import intgrad.text.explain as explain_module
+
+    batches: list[TextBatch] = []
+
+    def recording(*args: Any, **options: Any) -> TextBatch:
+        batch = pad_batch(*args, **options)
+        batches.append(batch)
+        return batch
+
+    monkeypatch.setattr(explain_module, "pad_batch", recording)
+    return batches
+
+
+def test_a_padded_batch_gives_the_one_by_one_results(
+    explainer: TextExplainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded = explainer.encode(SIMILAR)
+    assert [e.length for e in encoded] == [9, 8, 10]
+    assert list(length_groups(encoded, 32)) == [[1, 0, 2]]
+    batches = _padded_batches(monkeypatch)
+    batch = _many(explainer.explain(list(SIMILAR), target="positive", steps=24))
+    # One call, right-padded: the shorter texts end in padding the mask hides.
+    (padded,) = batches
+    assert padded.input_ids.shape == (3, 10)
+    assert padded.attention_mask.sum(1).tolist() == [8, 9, 10]
+    assert padded.attention_mask[:, -1].tolist() == [0, 0, 1]
+    assert [e.text for e in batch] == list(SIMILAR)
+    for e, encoded_text in zip(batch, encoded, strict=True):
         alone = _one(explainer.explain(e.text, target="positive", steps=24))
-        assert e.tokens == alone.tokens
+        assert e.tokens == alone.tokens and len(e.attributions) == encoded_text.length
         np.testing.assert_allclose(e.attributions, alone.attributions, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(e.f_input, alone.f_input, rtol=1e-5)
         np.testing.assert_allclose(e.delta, alone.delta, atol=1e-5)
+    assert [b.input_ids.shape for b in batches[1:]] == [(1, 9), (1, 8), (1, 10)]
     # Groups of one text each give the same again.
-    single = _many(
-        explainer.explain(list(SENTENCES), target="positive", steps=24, texts_per_call=1)
-    )
+    single = _many(explainer.explain(list(SIMILAR), target="positive", steps=24, texts_per_call=1))
     for a, b in zip(batch, single, strict=True):
         np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-4, atol=1e-6)
+
+
+def test_progress_counts_every_chunk_of_gradient_evaluations(explainer: TextExplainer) -> None:
+    reports: list[tuple[int, int]] = []
+    e = _one(
+        explainer.explain(
+            SENTENCES[0], steps=24, batch_size=6, progress=lambda *r: reports.append(r)
+        )
+    )
+    assert e.steps == 24
+    assert reports == [(6, 24), (12, 24), (18, 24), (24, 24)]
+    # Two groups ("dull." and a long text): one count over both, the second estimated at
+    # the first one's evaluations per text until it starts.
+    reports.clear()
+    two = _many(
+        explainer.explain(
+            [SENTENCES[2], SENTENCES[1]],
+            steps=8,
+            batch_size=4,
+            progress=lambda *r: reports.append(r),
+        )
+    )
+    assert sum(e.steps for e in two) == 16
+    assert reports == [(4, 16), (8, 16), (12, 16), (16, 16)]
+
+
+class _StopRequestedError(Exception):
+    """What a caller's progress callback raises to stop the work (the web app's cancel)."""
+
+
+def test_an_error_raised_by_progress_stops_the_work(explainer: TextExplainer) -> None:
+    before = _one(explainer.explain(SENTENCES[0], steps=24))
+    reports: list[tuple[int, int]] = []
+
+    def cancel(done: int, total: int) -> None:
+        reports.append((done, total))
+        raise _StopRequestedError("cancelled")
+
+    with pytest.raises(_StopRequestedError, match="cancelled"):
+        explainer.explain(SENTENCES[0], steps=400, batch_size=4, progress=cancel)
+    assert reports == [(4, 400)]  # stopped at the first chunk, not after 400 evaluations
+    # The model is as it was: the same explanation again.
+    after = _one(explainer.explain(SENTENCES[0], steps=24))
+    np.testing.assert_array_equal(after.attributions, before.attributions)
+
+
+def test_a_text_baseline_that_misfits_a_later_text_fails_before_any_work(
+    explainer: TextExplainer,
+) -> None:
+    reports: list[tuple[int, int]] = []
+    with pytest.raises(ValueError, match="3 tokens and the text 'the plot is thin, but"):
+        explainer.explain(
+            ["a fine film", SENTENCES[2]],
+            baseline="text:a good film",
+            steps=8,
+            progress=lambda *r: reports.append(r),
+        )
+    assert reports == []  # the fitting, shorter text (a group of its own) was not explained
 
 
 def test_targets_by_index_label_and_default(explainer: TextExplainer) -> None:
@@ -256,7 +350,7 @@ def _tiny_bert(tokenizer: Any) -> Any:
 
 
 def test_a_hugging_face_classifier_from_a_directory(tmp_path: Path) -> None:
-    tokenizer = load_tokenizer()
+    tokenizer = minilm_tokenizer()
     model = _tiny_bert(tokenizer)
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
@@ -275,7 +369,7 @@ def test_a_hugging_face_classifier_from_a_directory(tmp_path: Path) -> None:
     assert all(p.requires_grad for p in model.parameters()) and not model.training
 
 
-def test_decoder_only_models_pad_on_the_left() -> None:
+def test_decoder_only_models_pad_on_the_left(monkeypatch: pytest.MonkeyPatch) -> None:
     transformers = pytest.importorskip("transformers")
     from tests.text.tokenizers import byte_level_tokenizer
 
@@ -295,8 +389,18 @@ def test_decoder_only_models_pad_on_the_left() -> None:
     explainer = TextExplainer(bundle)
     assert explainer._call.padding_side == "left"
     assert "position_ids" in explainer._call.names
-    texts = ["a good film", "a rather long and quite boring film overall"]
+    texts = ["a long and quite boring film overall", "a rather long and quite boring film overall"]
+    encoded = explainer.encode(texts)
+    assert [e.length for e in encoded] == [21, 26]
+    assert list(length_groups(encoded, 32)) == [[0, 1]]
+    batches = _padded_batches(monkeypatch)
     batch = _many(explainer.explain(texts, target="yes", steps=32))
+    # One call, left-padded: the shorter text starts with 5 pads the mask hides, and its
+    # position ids count from its first real token.
+    (padded,) = batches
+    assert padded.attention_mask[0].tolist() == [0] * 5 + [1] * 21
+    assert padded.position_ids[0, 5:].tolist() == list(range(21))
+    assert padded.position_ids[1].tolist() == list(range(26))
     for e in batch:
         alone = _one(explainer.explain(e.text, target="yes", steps=32))
         np.testing.assert_allclose(e.attributions, alone.attributions, rtol=1e-4, atol=1e-6)

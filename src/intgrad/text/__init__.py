@@ -5,6 +5,7 @@ packaged all-MiniLM-L6-v2 encoder. :mod:`intgrad.text.tiny` holds a small classi
 same weights in PyTorch, Keras and JAX, explained through the generic layer API.
 """
 
+from intgrad.text._calls import ModelCall, decoder_only, model_call
 from intgrad.text._minilm import load_tokenizer as minilm_tokenizer
 from intgrad.text.baselines import TEXT_BASELINES, check_baseline
 from intgrad.text.corpus import LabelledText, rotten_tomatoes
@@ -43,6 +44,7 @@ __all__ = [
     "EncodedText",
     "FaithfulnessReport",
     "LabelledText",
+    "ModelCall",
     "TextBatch",
     "TextExplainer",
     "TextExplanation",
@@ -52,11 +54,13 @@ __all__ = [
     "Word",
     "as_text_model",
     "check_baseline",
+    "decoder_only",
     "encode_text",
     "explain_text",
     "faithfulness",
     "load_text_model",
     "minilm_tokenizer",
+    "model_call",
     "pad_batch",
     "predict_text",
     "resolve_target",

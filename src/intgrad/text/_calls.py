@@ -68,6 +68,7 @@ class ModelCall:
         return tuple(arrays[name] for name in self.names if arrays[name] is not None)
 
     def present(self, batch: TextBatch) -> tuple[str, ...]:
+        """The names of :attr:`names` this batch has (token types only where it holds them)."""
         return tuple(
             name
             for name in self.names

@@ -11,7 +11,6 @@ trained for sentence embeddings). ``scripts/train_text_model.py`` reproduces the
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,25 +58,21 @@ def encoder_path() -> Path:
     return Path(get_model_path())
 
 
-def _offline() -> None:
-    # The encoder lies on disk: never ask the Hugging Face hub for it.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-
-
 def load_tokenizer() -> Any:
     """The encoder's WordPiece tokenizer (a fast tokenizer, with offsets and word ids)."""
-    _offline()
     try:
         import transformers
     except ImportError:
         raise _requires("the embedded text model (package transformers)") from None
-    return transformers.AutoTokenizer.from_pretrained(str(encoder_path()), use_fast=True)
+    # The encoder lies on disk: never ask the Hugging Face hub for it (per call, so a user's
+    # own downloads in the same process are not switched off).
+    return transformers.AutoTokenizer.from_pretrained(
+        str(encoder_path()), use_fast=True, local_files_only=True
+    )
 
 
 def load_encoder() -> Any:
     """A fresh ``transformers.BertModel``: the packaged all-MiniLM-L6-v2 weights, in eval mode."""
-    _offline()
     try:
         import transformers
     except ImportError:
@@ -89,7 +84,7 @@ def load_encoder() -> Any:
         hf_logging.disable_progress_bar()
     except (ImportError, AttributeError):  # pragma: no cover - older transformers
         pass
-    encoder = transformers.AutoModel.from_pretrained(str(encoder_path()))
+    encoder = transformers.AutoModel.from_pretrained(str(encoder_path()), local_files_only=True)
     return encoder.eval()
 
 

@@ -163,7 +163,12 @@ class TextExplainer:
             batch_size: path rows per forward pass; default: sized to memory.
             tolerance, max_steps: the ``steps="auto"`` settings.
             return_path: record F and the mean gradient along the path per text.
-            progress: ``progress(texts_done, texts_total)`` after each group.
+            progress: called as ``progress(done, total)`` in gradient evaluations, all texts
+                together, after each chunk of the path (as in
+                :func:`intgrad.integrated_gradients`), so one long text advances it and an
+                exception it raises stops the work there. Groups not yet started count at
+                the current group's evaluations per text; with ``steps="auto"`` the total is
+                the most it may take, and it ends with ``(done, done)``.
         """
         single = isinstance(texts, str)
         items = [texts] if isinstance(texts, str) else list(texts)
@@ -177,8 +182,11 @@ class TextExplainer:
         check_baseline(baseline, self.model.tokenizer, self.layer)
         policy = baseline_policy(baseline, self.model.tokenizer)
         encoded = self.encode(items)
+        if policy.text_ids is not None:  # every text fits a text baseline, before any work
+            for text in encoded:
+                self._baseline_of([text], policy, keep_special)
         out: list[TextExplanation | None] = [None] * len(items)
-        done = 0
+        counter = _EvaluationCount(progress, len(items))
         options = {
             "steps": steps,
             "method": method,
@@ -193,13 +201,11 @@ class TextExplainer:
                 [targets[i] for i in group],
                 policy,
                 keep_special,
-                options,
+                {**options, "progress": counter.group(len(group))},
             )
             for index, explanation in zip(group, explained, strict=True):
                 out[index] = explanation
-            done += len(group)
-            if progress is not None:
-                progress(done, len(items))
+            counter.finish_group()
         finished = [e for e in out if e is not None]
         return finished[0] if single else finished
 
@@ -213,9 +219,7 @@ class TextExplainer:
     ) -> list[TextExplanation]:
         import torch
 
-        batch = pad_batch(texts, pad_token_id(self.model.tokenizer), self._call.padding_side)
-        explained = explained_positions(batch, keep_special)
-        start_ids = baseline_ids(batch, policy, explained)
+        batch, explained, start_ids = self._baseline_of(texts, policy, keep_special)
         session, extras, probabilities = self._forward(batch)
         labels, classes = self.model.labels, probabilities.shape[1]
         chosen = np.array(
@@ -260,6 +264,15 @@ class TextExplainer:
             )
             for row, text in enumerate(texts)
         ]
+
+    def _baseline_of(
+        self, texts: list[EncodedText], policy: BaselinePolicy, keep_special: bool
+    ) -> tuple[TextBatch, np.ndarray, np.ndarray]:
+        """The padded batch, its explained positions and its baseline ids (ValueError when a
+        text baseline's length does not fit a text)."""
+        batch = pad_batch(texts, pad_token_id(self.model.tokenizer), self._call.padding_side)
+        explained = explained_positions(batch, keep_special)
+        return batch, explained, baseline_ids(batch, policy, explained)
 
     def _zero_embeddings(self, ids: Any, explained: np.ndarray) -> Any:
         """The word embeddings of ``ids`` with the explained positions set to zero."""
@@ -308,6 +321,37 @@ class TextExplainer:
             result=result.example(row),
             seconds=seconds,
         )
+
+
+class _EvaluationCount:
+    """One ``progress(done, total)`` over a call's groups, from each group's per-chunk reports.
+
+    ``done`` adds the gradient evaluations of finished groups to the current group's; ``total``
+    adds the current group's planned evaluations and, for texts not yet started, the current
+    group's evaluations per text.
+    """
+
+    def __init__(self, report: Progress | None, texts_total: int) -> None:
+        self.report, self.texts_total = report, texts_total
+        self.done_before = self.texts_before = 0
+        self.group_texts = self.group_done = 0
+
+    def group(self, texts: int) -> Progress | None:
+        """The engine's progress callback for the next group of ``texts`` texts."""
+        self.group_texts, self.group_done = texts, 0
+        return None if self.report is None else self._group_report
+
+    def _group_report(self, done: int, total: int) -> None:
+        assert self.report is not None
+        self.group_done = done
+        waiting = self.texts_total - self.texts_before - self.group_texts
+        later = total * waiting // max(1, self.group_texts)
+        self.report(self.done_before + done, self.done_before + total + later)
+
+    def finish_group(self) -> None:
+        """Count the group just explained as done."""
+        self.done_before += self.group_done
+        self.texts_before += self.group_texts
 
 
 def _per_text(target: object, count: int) -> list[Target]:

@@ -156,9 +156,6 @@ def _embedded(path: Path) -> TextModel:
 
 
 def _hugging_face(path: Path) -> TextModel:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import transformers
     except ImportError:
@@ -166,8 +163,13 @@ def _hugging_face(path: Path) -> TextModel:
             "Hugging Face models need transformers: pip install 'intgrad[text]'"
         ) from None
     try:
-        module = transformers.AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), use_fast=True)
+        # A local directory: never ask the hub (per call, not HF_HUB_OFFLINE for the process).
+        module = transformers.AutoModelForSequenceClassification.from_pretrained(
+            str(path), local_files_only=True
+        ).eval()
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            str(path), use_fast=True, local_files_only=True
+        )
     except (OSError, ValueError, KeyError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TextModelError(f"cannot load a text classifier from {str(path)!r}: {first}") from None

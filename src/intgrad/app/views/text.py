@@ -107,10 +107,14 @@ async def _settings(state: AppState, form: FormData) -> tuple[TextSettings, Any]
 
 
 def _work(settings: TextSettings, session: Any) -> Any:
-    """The job: explain the text with the library, then render the result once."""
+    """The job: explain the text with the library, then render the result once.
+
+    The library reports after each chunk of gradient evaluations, so the bar moves during one
+    long text and a cancel stops the path at the next chunk (``progress`` raises there).
+    """
 
     def work(progress: Progress) -> ViewResult:
-        progress.unit("batches of texts")
+        progress.unit("gradient evaluations")
         progress.note("explaining the text")
         explanation = session.explain(
             settings.text,
