@@ -2,16 +2,19 @@
 
 The browser is Debian's ``chromium`` driven by Playwright through ``executable_path`` (no
 browser download). Where none is installed the browser tests skip with a message, except when
-``INTGRAD_REQUIRE_BROWSER=1`` (set by ``.ci/run``): then they fail.
+``INTGRAD_REQUIRE_BROWSER=1`` (set by ``.ci/run``): then they fail; so do the Python packages a
+browser test module needs (:func:`browser_test_needs`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -101,10 +104,27 @@ def client(app_server: RunningApp) -> Client:
     return Client(app_server)
 
 
+def _browser_required() -> bool:
+    return os.environ.get("INTGRAD_REQUIRE_BROWSER") == "1"
+
+
 def _browser_missing(reason: str) -> None:
-    if os.environ.get("INTGRAD_REQUIRE_BROWSER") == "1":
+    if _browser_required():
         pytest.fail(f"INTGRAD_REQUIRE_BROWSER=1 but {reason}")
     pytest.skip(f"browser tests skipped: {reason} (install Debian's chromium: see the Makefile)")
+
+
+def browser_test_needs(module: str, reason: str = "") -> ModuleType:
+    """Import ``module`` for a browser test module: skip it where the module is missing, but
+    fail (at collection) when ``INTGRAD_REQUIRE_BROWSER=1``, as a missing browser does."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass  # reported below, outside the handler: one message, no chained traceback
+    why = f"the {module!r} package is not installed" + (f" ({reason})" if reason else "")
+    if _browser_required():
+        pytest.fail(f"INTGRAD_REQUIRE_BROWSER=1 but {why}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {why}", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

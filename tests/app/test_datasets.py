@@ -10,6 +10,7 @@ folder as its summary folder; every value it shows or exports is compared with
 from __future__ import annotations
 
 import html
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -173,7 +174,13 @@ def test_an_opened_summary_shows_the_library_numbers(http: Client, summaries: Pa
         "class:<=50K",
         "class:>50K",
     ]
-    assert exported["pictures"] == ["cohorts.png", "importance.png"]
+    assert exported["pictures"] == [
+        "beeswarm.png",
+        "cohorts.png",
+        "dependence.png",
+        "importance.png",
+    ]
+    assert exported["notes"] == []
 
     page = Elements(http.get(f"/jobs/{job_id}").text)
     rows = page.all("feature-row")
@@ -184,12 +191,66 @@ def test_an_opened_summary_shows_the_library_numbers(http: Client, summaries: Pa
     assert float(page.all("mean-abs-delta")[0]["data-value"]) == summary.mean_abs_delta()
     assert int(page.all("explained")[0]["data-value"]) == summary.explained
     assert page.all("group-choice")  # the summary has cohorts and classes to choose from
-    for name in ("importance.png", "cohorts.png"):
-        picture = http.get(f"/jobs/{job_id}/pictures/{name}")
+    for name in ("importance", "cohorts", "beeswarm", "dependence"):
+        assert page.all(f"picture-{name}"), name
+        picture = http.get(f"/jobs/{job_id}/pictures/{name}.png")
         assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG\r\n\x1a\n")
     standalone = http.get(f"/jobs/{job_id}/export.html").text
-    assert standalone.count('src="data:image/png;base64,') == 2
+    assert standalone.count('src="data:image/png;base64,') == 4
     assert "<script" not in standalone and "/datasets/open" not in standalone
+
+
+def _pixels(png: bytes) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as picture:
+        return np.asarray(picture.convert("RGB"), dtype=np.float64)
+
+
+def test_a_table_job_folder_adds_its_beeswarm_and_dependence_plots(
+    http: Client, summaries: Path
+) -> None:
+    from intgrad.datasets import DatasetResult
+    from intgrad.viz import BeeswarmDisplay, DependenceDisplay, figure_bytes
+
+    job_id = http.submit("/datasets/open", data={"summary": "ref"})
+    assert http.wait(job_id)["state"] == "done"
+    job = DatasetResult.open(summaries / "ref")
+    attributions, values = job.attributions(), job.values()
+    assert attributions.shape == (ROWS, 12)
+    top = job.summary.features.ranking()[0]
+    expected = {
+        "beeswarm": BeeswarmDisplay.from_frames(attributions, values, 15),
+        "dependence": DependenceDisplay.from_frames(attributions, values, top),
+    }
+    for name, display in expected.items():
+        served = _pixels(http.get(f"/jobs/{job_id}/pictures/{name}.png").content)
+        height, width, _ = served.shape
+        assert height > 200 and width > 300, served.shape
+        # Not blank: many distinct colours (the points are coloured by value), real spread.
+        assert served.std() > 20 and len(set(map(tuple, served.reshape(-1, 3)))) > 50, name
+        library = _pixels(figure_bytes(display.plot().figure_))
+        assert served.shape == library.shape and (served == library).all(), name
+
+
+@pytest.mark.parametrize(
+    ("data", "note"),
+    [
+        (
+            {"summary": "runs/older"},
+            "the job folder keeps no per-row attributions (no shards next to the summary)",
+        ),
+        ({"summary": "ref", "group": "class:>50K"}, "drawn for all examples only"),
+    ],
+    ids=["a-summary-alone", "a-group"],
+)
+def test_without_per_row_plots_a_note_says_why(
+    http: Client, data: dict[str, str], note: str
+) -> None:
+    exported = http.result("/datasets/open", data=data)
+    assert exported["pictures"] == ["cohorts.png", "importance.png"]
+    assert exported["notes"] == [f"beeswarm, dependence: {note}"]
 
 
 @pytest.mark.parametrize("group", ["cohort:sex=Female", "class:>50K"])
@@ -365,6 +426,11 @@ def test_an_uploaded_summary_opens_and_compares_like_a_file(http: Client, summar
 
     exported = http.result("/datasets/open", data={"summary": f"upload:{token}"})
     assert exported["summary"] == "current.json (uploaded)"
+    assert exported["pictures"] == ["cohorts.png", "importance.png"]
+    assert exported["notes"] == [
+        "beeswarm, dependence: an uploaded summary holds no per-row attributions "
+        "(open a server-side job)"
+    ]
     _check_features(exported, _load(summaries, "cur"), None)
     report = compare(_load(summaries, "ref"), DatasetSummary.from_dict(json.loads(data)))
     drift = http.result("/datasets/drift", data={"reference": "ref", "current": f"upload:{token}"})

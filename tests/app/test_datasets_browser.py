@@ -2,8 +2,9 @@
 
 The shared app has no summary folder, so this module serves its own app over two real
 summaries (200 Adult test rows, and as many re-sampled by age); the browser opens one from the
-list, reads the feature table and the importance picture, uploads the other through the file
-input and compares the two. Screenshots go to ``$INTGRAD_SCREENSHOTS`` when it is set.
+list, reads the feature table and waits for its pictures (the beeswarm and dependence plots
+too: the job folders keep their shards), uploads the other through the file input and
+compares the two. Screenshots go to ``$INTGRAD_SCREENSHOTS`` when it is set.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("pyarrow", reason="dataset jobs need the 'datasets' extra")
+from tests.app.conftest import browser_test_needs
 
-from intgrad.app import AppConfig, ModelRegistry, RunningApp, create_app, serve
-from intgrad.datasets import DatasetSummary, DriftThresholds, compare
-from tests.app.test_datasets import write_summaries
+browser_test_needs("pyarrow", reason="dataset jobs need the 'datasets' extra")
+
+from intgrad.app import AppConfig, ModelRegistry, RunningApp, create_app, serve  # noqa: E402 (after the check above)
+from intgrad.datasets import DatasetSummary, DriftThresholds, compare  # noqa: E402 (after the check above)
+from tests.app.test_datasets import write_summaries  # noqa: E402 (after the check above)
 
 ROWS_JS = """rows => rows.map(row => [row.dataset.feature, Number(row.dataset.value)])"""
 
@@ -73,8 +76,8 @@ def test_open_a_summary_and_one_of_its_cohorts(
     ]
     explained = page.locator("[data-testid=explained]").get_attribute("data-value")
     assert int(explained) == summary.explained == 200
-    _picture_loaded(page, "picture-importance")
-    _picture_loaded(page, "picture-cohorts")
+    for name in ("importance", "cohorts", "beeswarm", "dependence"):
+        _picture_loaded(page, f"picture-{name}")
     _screenshot(page, "app-datasets.png")
 
     page.select_option("[data-testid=group-choice]", "cohort:sex=Female")

@@ -48,7 +48,9 @@ def test_upload_pick_a_target_and_read_the_overlay(page: Any, tmp_path: Path) ->
     photo = _png_file(tmp_path)
     page.goto("/photos")
     page.set_input_files('input[name="photo"]', str(photo))
-    page.fill('input[name="steps"]', "8")
+    # The form's defaults, as a person would leave them (the README's screenshot is this page).
+    assert page.input_value('input[name="steps"]') == "auto"
+    assert page.input_value('input[name="tolerance"]') == "0.01"
     page.click('[data-testid="explain"]')
     page.wait_for_selector('[data-testid="delta"]')
     # Pick the second most probable class and explain it.
@@ -69,8 +71,13 @@ def test_upload_pick_a_target_and_read_the_overlay(page: Any, tmp_path: Path) ->
     from PIL import Image
 
     decoded = np.asarray(Image.open(io.BytesIO(photo.read_bytes()))).astype(np.float32) / 255.0
-    expected = ImageExplainer().explain([decoded], target=target, steps=8)[0]
+    expected = ImageExplainer().explain([decoded], target=target, steps="auto", tolerance=0.01)[0]
     assert shown == pytest.approx(float(expected.result.delta[0]), rel=1e-6, abs=1e-9)
+    steps = int(page.locator('[data-testid="steps"]').get_attribute("data-value"))
+    assert steps == expected.summary()["steps"]
+    # "auto" reached its tolerance: the page says so (green), as the library's gap does.
+    assert abs(expected.summary()["relative_delta"]) <= 0.01
+    assert page.locator('[data-testid="completeness"]').get_attribute("data-within") == "true"
     _screenshot(page, "app-photos.png")
 
 

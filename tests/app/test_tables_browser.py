@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("pandas")
-pytest.importorskip("torch")
+from tests.app.conftest import browser_test_needs
 
-from intgrad.tabular import TabularExplainer, load_adult
+browser_test_needs("pandas")
+browser_test_needs("torch")
+
+from intgrad.tabular import TabularExplainer, load_adult  # noqa: E402 (after the check above)
 
 TOLERANCE = 1e-6
 
@@ -29,12 +31,13 @@ def test_edit_explain_and_what_if(page: Any) -> None:
 
     page.goto("/tables?row=5")
     page.select_option('select[name="feature.occupation"]', "Exec-managerial")
-    page.fill('input[name="steps"]', "8")
+    # The default steps, "auto", as a person would leave them (the README's screenshot).
+    assert page.input_value('input[name="steps"]') == "auto"
     page.click('[data-testid="explain"]')
     page.wait_for_selector('[data-testid="delta"]')
 
     row["occupation"] = "Exec-managerial"
-    first = explainer.explain(row, steps=8)
+    first = explainer.explain(row, steps="auto")
     bars = dict(page.eval_on_selector_all('[data-testid="attribution"]', READ_BARS))
     assert list(bars) == list(explainer.schema.columns)
     for column, value in first.attributions.iloc[0].items():
@@ -49,7 +52,7 @@ def test_edit_explain_and_what_if(page: Any) -> None:
     page.wait_for_selector('[data-testid="what-if"]')
 
     row["hours_per_week"] = 60
-    second = explainer.explain(row, steps=8)
+    second = explainer.explain(row, steps="auto")
     bars = dict(page.eval_on_selector_all('[data-testid="attribution"]', READ_BARS))
     for column, value in second.attributions.iloc[0].items():
         assert bars[column] == pytest.approx(value, abs=TOLERANCE), column

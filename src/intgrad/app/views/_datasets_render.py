@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from intgrad.app.pages import data_uri, esc, options, standalone
@@ -27,6 +28,7 @@ __all__ = [
     "feature_rows",
     "global_pictures",
     "group_choices",
+    "row_pictures",
     "summary_view",
 ]
 
@@ -37,6 +39,8 @@ CONFIDENCE = 0.95
 #: The most features drawn in one importance plot (the table may list more).
 _PLOT_TOP = 30
 _COHORT_TOP = 10
+#: The most features of a beeswarm (as ``intgrad tabular explain`` draws it).
+_BEESWARM_TOP = 15
 _METADATA_KEYS = ("task", "model", "baseline", "steps", "method", "target", "feature_kind")
 
 
@@ -195,8 +199,65 @@ def global_pictures(
     return pictures, notes
 
 
+def _row_frames(folder: Path) -> tuple[Any, Any] | str:
+    """The per-row attributions and values of the dataset job in ``folder`` (its shards), or
+    why there are none, in one line that never names the server's path."""
+    from intgrad.datasets import DatasetResult
+
+    try:
+        result = DatasetResult.open(folder)
+        if not result.shards:
+            return "the job folder keeps no per-row attributions (no shards next to the summary)"
+        return result.attributions(), result.values()
+    except ImportError as error:
+        return f"reading the per-row attributions needs {error.name or 'pyarrow'}"
+    except (OSError, ValueError, KeyError) as error:
+        return f"the per-row attributions could not be read ({type(error).__name__})"
+
+
+def row_pictures(
+    folder: Path | None, summary: DatasetSummary, check: Callable[[], None]
+) -> tuple[dict[str, bytes], list[str]]:
+    """The plots of every example's attributions that a table job's folder allows: the
+    beeswarm of the top features and the dependence plot of the top one, as PNG files by
+    name (``intgrad tabular explain`` saves the same two), and a note for each one missing.
+
+    Args:
+        folder: the server-side job folder the summary was read from; None for an upload
+            (a ``summary.json`` alone holds no per-row attributions).
+        summary: the summary read from it (its ranking picks the dependence plot's feature).
+        check: called after the rows are read; raises when the job is cancelled.
+    """
+    from intgrad.viz import BeeswarmDisplay, DependenceDisplay
+
+    if folder is None:
+        why = "an uploaded summary holds no per-row attributions (open a server-side job)"
+        return {}, [f"beeswarm, dependence: {why}"]
+    frames = _row_frames(folder)
+    if isinstance(frames, str):
+        return {}, [f"beeswarm, dependence: {frames}"]
+    check()
+    attributions, values = frames
+    top = summary.features.ranking()[0]
+    wanted: dict[str, Callable[[], Any]] = {
+        "beeswarm.png": lambda: BeeswarmDisplay.from_frames(attributions, values, _BEESWARM_TOP),
+        "dependence.png": lambda: DependenceDisplay.from_frames(attributions, values, top),
+    }
+    pictures, notes = {}, []
+    for file, display in wanted.items():
+        try:
+            pictures[file] = _picture(display)
+        except ValueError as error:
+            notes.append(f"{file.removesuffix('.png')}: {error}")
+    return pictures, notes
+
+
 _CAPTIONS = {
     "importance.png": "Mean |a| (grey) and the signed mean with its 95% interval, per feature.",
+    "beeswarm.png": "Every example's attribution to the top features, coloured by the "
+    "feature's value (at most 2,000 examples).",
+    "dependence.png": "The top feature's attribution against its value, coloured by the "
+    "feature that goes with it most.",
     "cohorts.png": "Mean |a| of the top features in each cohort, next to all examples.",
     "class-maps.png": "The mean attribution map of each predicted class.",
 }
@@ -421,6 +482,7 @@ def summary_view(
     top: int,
     min_count: int | None,
     check: Callable[[], None],
+    folder: Path | None = None,
 ) -> SummaryResult:
     """Compute the global view of ``summary`` (or of ``group``): the table and the plots.
 
@@ -431,6 +493,9 @@ def summary_view(
         top: how many features the table lists.
         min_count: the fewest observations a listed feature needs; None: :func:`auto_min_count`.
         check: called between stages; raises when the job is cancelled.
+        folder: the server-side job folder of the summary (None for an upload); a table
+            job's per-row attributions there add the beeswarm and dependence plots of all
+            examples (see :func:`row_pictures`).
     """
     from intgrad.datasets import select_group
 
@@ -439,4 +504,11 @@ def summary_view(
     rows = feature_rows(features, top, least)
     check()
     pictures, notes = global_pictures(summary, group, features, least)
+    if summary.metadata.get("feature_kind") == "columns" and summary.explained:
+        if group is None:
+            per_row, row_notes = row_pictures(folder, summary, check)
+            pictures.update(per_row)
+            notes += row_notes
+        else:
+            notes.append("beeswarm, dependence: drawn for all examples only")
     return SummaryResult(title, label, choice, group, summary, rows, top, least, pictures, notes)

@@ -8,7 +8,8 @@ sends a listed name or ``upload:TOKEN``; anything else is refused before a file 
 
 Opening a summary is a job (the file may be large): its counts, the top features by mean
 ``|a|`` with signed mean, standard error and quantiles, and the global plots that
-``intgrad tabular explain`` / ``intgrad dataset`` draw. Comparing two is a job too: the
+``intgrad tabular explain`` / ``intgrad dataset`` draw (the beeswarm and dependence plots
+too, for a table job whose folder keeps its per-row shards). Comparing two is a job too: the
 verdict of :func:`intgrad.datasets.compare` and the report's own HTML page.
 """
 
@@ -273,7 +274,10 @@ def _open_job(state: AppState, form: FormData) -> str:
         progress.note("reading the summary")
         summary = ref.load()
         progress.note("drawing the global plots")
-        return summary_view(title, ref.label, ref.value, summary, group, top, least, progress.check)
+        folder = ref.path.parent if ref.path is not None else None
+        return summary_view(
+            title, ref.label, ref.value, summary, group, top, least, progress.check, folder
+        )
 
     return state.jobs.submit("datasets", title, work).id
 
