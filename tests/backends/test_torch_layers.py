@@ -75,7 +75,7 @@ def test_the_delta_is_honest_when_the_baseline_mask_differs(net, batch) -> None:
     assert min(theirs) > 1e-3 and theirs[1] > 0.5 * theirs[0]  # stuck: not a quadrature error
 
 
-def test_layer_input_and_several_layers(net, batch) -> None:
+def test_attribution_to_a_layer_input(net, batch) -> None:
     ids, mask = batch
     x = net.embedding(ids).detach()
     pooled = ((x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).detach()
@@ -90,10 +90,51 @@ def test_layer_input_and_several_layers(net, batch) -> None:
     )
     assert to_input.attributions.shape == pooled.shape
     np.testing.assert_allclose(to_input.delta, 0.0, atol=1e-6)
-    both = intgrad.integrated_gradients(
-        net, ids, layer=(net.embedding,), target=0, additional_forward_args=(mask,), steps=8
+    # The path ends at the hidden layer's input, F(x) is the model's logit.
+    np.testing.assert_allclose(to_input.f_input, net(ids, mask)[:, 0].detach().numpy(), rtol=1e-12)
+
+
+class _Branches(torch.nn.Module):
+    """x → a = left(x), b = right(x) (two layers that do not feed each other) → Σ_j a_j·b_j."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = torch.nn.Linear(4, 3)
+        self.right = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        product = self.left(x) * self.right(x)
+        return torch.stack([product.sum(1), product[:, 0]], dim=1)
+
+
+def test_several_layers_that_do_not_feed_each_other() -> None:
+    """On the joint straight path from (a′, b′) to (a, b), ∂(a·b)/∂a = b′ + α(b − b′) is linear
+    in α, so the exact attributions are (a − a′)·(b + b′)/2 and (b − b′)·(a + a′)/2, whose sum
+    is a·b − a′·b′; any rule with two or more nodes integrates a linear integrand exactly."""
+    torch.manual_seed(2)
+    net = _Branches().double().eval()
+    x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    result = intgrad.integrated_gradients(
+        net, x, layer=(net.left, net.right), target=0, baselines=0, steps=4
     )
-    assert isinstance(both.attributions, tuple) and len(both.attributions) == 1
+    assert isinstance(result.attributions, tuple) and len(result.attributions) == 2
+    with torch.no_grad():
+        a, b = net.left(x), net.right(x)
+        # The baseline x′ = 0: the layers' activations there are their biases.
+        a0, b0 = (layer.bias.detach().expand(5, 3) for layer in (net.left, net.right))
+    on_left, on_right = (t.numpy() for t in result.attributions)
+    np.testing.assert_allclose(on_left, ((a - a0) * (b + b0) / 2).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(on_right, ((b - b0) * (a + a0) / 2).numpy(), rtol=1e-12, atol=1e-14)
+    # Completeness over both layers together: F(x) − F(x′) = Σ a·b − Σ a′·b′.
+    gap = ((a * b).sum(1) - (a0 * b0).sum(1)).numpy()
+    np.testing.assert_allclose(on_left.sum(1) + on_right.sum(1), gap, rtol=1e-12)
+    np.testing.assert_allclose(result.delta, 0.0, atol=1e-12)
+    # A tuple of one layer keeps the tuple form (Captum's list of one).
+    one = intgrad.integrated_gradients(net, x, layer=(net.left,), target=0, baselines=0, steps=4)
+    assert isinstance(one.attributions, tuple) and len(one.attributions) == 1
+    np.testing.assert_allclose(
+        one.attributions[0].numpy(), ((a - a0) * b).numpy(), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_adaptive_steps_in_a_layer_space(net, batch) -> None:
