@@ -643,6 +643,29 @@ def test_dependence_categorical_feature(interaction: tuple[pd.DataFrame, pd.Data
     assert colorbar.get_ylabel() == "kind"
 
 
+def test_dependence_slants_long_category_names(
+    interaction: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    attributions, values = interaction
+    names = ["Married-civ-spouse", "Never-married", "Divorced", "Separated"]
+    kind = np.random.default_rng(5).choice(names, size=len(values))
+    display = _drawn(
+        DependenceDisplay.from_frames(
+            attributions.assign(kind=1.0), values.assign(kind=kind), "kind", color_by=None
+        )
+    )
+    labels = display.ax_.get_xticklabels()
+    assert [t.get_text() for t in labels] == sorted(names)
+    assert {t.get_rotation() for t in labels} == {30.0}
+    assert {t.get_horizontalalignment() for t in labels} == {"right"}
+    short = _drawn(
+        DependenceDisplay.from_frames(
+            attributions.assign(kind=1.0), values.assign(kind=kind.astype("U1")), "kind"
+        )
+    )
+    assert {t.get_rotation() for t in short.ax_.get_xticklabels()} == {0.0}
+
+
 def test_dependence_plot(interaction: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     attributions, values = interaction
     display = _drawn(DependenceDisplay.from_frames(attributions, values, "x"))

@@ -758,7 +758,15 @@ class DependenceDisplay(Display):
         ax.axhline(0.0, color="0.3", linewidth=0.8)
         if self.categories is not None:
             ticks = np.arange(len(self.categories))
-            ax.set_xticks(ticks, [_label(c) for c in self.categories])
+            labels = [_label(c) for c in self.categories]
+            # Long or many category names overlap when horizontal: slant them.
+            slanted = sum(len(label) for label in labels) > 40
+            ax.set_xticks(
+                ticks,
+                labels,
+                rotation=30 if slanted else 0,
+                horizontalalignment="right" if slanted else "center",
+            )
         ax.set_xlabel(f"value of {_label(self.feature)}")
         ax.set_ylabel(f"attribution of {_label(self.feature)}")
         if self.color_by is not None:
