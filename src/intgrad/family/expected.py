@@ -6,8 +6,10 @@ For an input x and a background distribution D of references x′,
 
 — the expectation of IG over D, estimated with one gradient per sample (reference and α drawn
 together) rather than one path integral per reference. With Gaussian noise on the input it is
-Captum's GradientShap (Lundberg & Lee 2017). The engine runs all K·E samples of a call as one
-batch of K·E slots, one gradient row each, chunked to ``batch_size`` rows per model call.
+Captum's GradientShap (Lundberg & Lee 2017). The K·E samples of a call are K·E engine slots,
+one gradient row each, run in blocks of at most ``batch_size`` slots: a block's inputs, drawn
+references, noise and attributions exist only while it runs, and its attributions are folded
+into running sums per example, so memory is bounded by ``batch_size``, not by K.
 
 References:
     Erion, Janizek, Sturmfels, Lundberg & Lee (2021), "Improving performance of deep learning
@@ -18,6 +20,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -31,20 +34,23 @@ from intgrad._core.primitives import ArrayOps
 from intgrad._core.result import Attribution
 from intgrad._core.session import Explainer, PathMethod, validate_inputs
 from intgrad.family._samples import (
+    BlockProgress,
+    NoiseDraws,
     Sampled,
+    SampleMoments,
     Samples,
-    add_noise,
     as_tuple,
+    block_rows,
     check_samples,
     check_stdevs,
     expand_arguments,
     expand_inputs,
     expand_targets,
+    join_rows,
     prepare_inputs,
     reference_rows,
     restructure,
-    sample_mean,
-    standard_error,
+    row_sums,
     take_rows,
 )
 from intgrad.family._session import as_explainer
@@ -133,7 +139,9 @@ def expected_gradients(
             (in the input's units, as Captum's GradientShap), or a tuple with one per input.
         target, batch_size, additional_forward_args, backend, output, progress: as
             :func:`intgrad.integrated_gradients`; ``batch_size`` bounds the rows (samples ×
-            examples) per model call, ``progress`` counts the K·E gradient rows.
+            examples) per model call and the rows held in memory at once (``None``: the
+            engine's default chunk for the inputs' size), ``progress`` counts the K·E gradient
+            rows.
         seed: the seed of the draws; ``None`` draws fresh ones.
         return_delta: evaluate F at each sample's input and reference for the completeness
             gap (two forward rows per sample).
@@ -172,6 +180,7 @@ def expected_gradients(
         return_delta=return_delta,
         multiply_by_inputs=multiply_by_inputs,
         progress=progress,
+        keep_rows=False,
     ).result
 
 
@@ -189,9 +198,15 @@ def sample_expected_gradients(
     return_delta: bool,
     multiply_by_inputs: bool,
     progress: Callable[[int, int], None] | None,
+    keep_rows: bool = True,
 ) -> Sampled:
-    """:func:`expected_gradients`, with the engine's result per sample kept (for the Captum
-    drop-in, whose convergence delta is per sample)."""
+    """:func:`expected_gradients`, with the engine's per-sample results joined from the blocks
+    (for the Captum drop-in, whose convergence delta is per sample).
+
+    The K·E slots run in blocks of at most ``batch_size`` (:func:`~intgrad.family._samples.
+    block_rows`); each block's attributions are folded into running sums and dropped, unless
+    ``keep_rows`` keeps every slot's (K·E rows of the inputs' size) in ``Sampled.rows``.
+    """
     count = check_samples(samples)
     if not isinstance(multiply_by_inputs, bool):
         raise TypeError(f"multiply_by_inputs must be a bool, got {multiply_by_inputs!r}")
@@ -204,36 +219,60 @@ def sample_expected_gradients(
     plan = Samples(count, validate_inputs(prepared))
     ops = backend.ops(prepared)
     references, rows = reference_rows(backend, ops, background, prepared, "background")
+    blocks = plan.blocks(block_rows(batch_size, plan, prepared, backend, ops))
     rng = np.random.default_rng(seed)
     drawn = rng.integers(0, rows, size=(plan.samples, plan.examples)).reshape(-1)
     alphas = rng.uniform(0.0, 1.0, size=(plan.samples, plan.examples)).reshape(-1)
     scales = [np.full(plan.examples, s) for s in noise]
-    points = add_noise(ops, expand_inputs(ops, prepared, plan), scales, rng, plan)
-    starts = take_rows(ops, references, drawn)
-    method = PathMethod(
-        StraightLine(multiply_by_inputs), MonteCarloAlphas(alphas), "expected_gradients"
-    )
-    per_row = explainer.run(
-        method,
-        restructure(points, single),
-        baselines=restructure(starts, single),
-        target=expand_targets(target, plan, backend.to_numpy),
-        batch_size=batch_size,
-        additional_forward_args=expand_arguments(
-            additional_forward_args, backend.is_native, ops, plan
-        ),
-        return_delta=return_delta,
-        progress=progress,
-    )
-    return Sampled(_summary(ops, per_row, plan, rows), per_row, plan, ops)
+    draws = NoiseDraws(rng, prepared, scales, plan, len(blocks) > 1, ops)
+    moments = [SampleMoments(plan) for _ in prepared]
+    tracker = BlockProgress(progress, plan.rows)
+    parts, sums, likes = [], [], None
+    for block in blocks:
+        method = PathMethod(
+            StraightLine(multiply_by_inputs),
+            MonteCarloAlphas(alphas[block.span]),
+            "expected_gradients",
+        )
+        part = explainer.run(
+            method,
+            restructure(draws.add(ops, expand_inputs(ops, prepared, block), block), single),
+            baselines=restructure(take_rows(ops, references, drawn[block.span]), single),
+            target=expand_targets(target, block, backend.to_numpy),
+            batch_size=batch_size,
+            additional_forward_args=expand_arguments(
+                additional_forward_args, backend.is_native, ops, block
+            ),
+            return_delta=return_delta,
+            progress=tracker.of(block),
+        )
+        slots = as_tuple(part.attributions)
+        for moment, a in zip(moments, slots, strict=True):
+            moment.add(ops.to_host(a), block)
+        if likes is None:
+            likes = take_rows(ops, slots, np.zeros(1))
+        sums.append(row_sums(ops, part.attributions))
+        parts.append(part if keep_rows else dataclasses.replace(part, attributions=None))
+    per_row = join_rows(ops, parts, keep_rows)
+    result = _summary(ops, moments, likes, per_row, plan, rows, single)
+    return Sampled(result, per_row, plan, ops, np.concatenate(sums))
 
 
-def _summary(ops: ArrayOps, per_row: Attribution, plan: Samples, rows: int) -> Attribution:
-    """The engine's K·E slots reduced to the examples: means, standard errors, gaps."""
-    single = not isinstance(per_row.attributions, tuple)
-    slots = as_tuple(per_row.attributions)
-    means = [ops.cast(sample_mean(ops, a, plan), a) for a in slots]
-    errors = [standard_error(ops, a, plan) for a in slots]
+def _summary(
+    ops: ArrayOps,
+    moments: list[SampleMoments],
+    likes: Any,
+    per_row: Attribution,
+    plan: Samples,
+    rows: int,
+    single: bool,
+) -> Attribution:
+    """The K·E slots reduced to the examples: means, standard errors, gaps.
+
+    ``likes`` holds one row of each input's attributions, for their dtype and device.
+    """
+    means = [ops.from_host(m.mean(), like=like) for m, like in zip(moments, likes, strict=True)]
+    errors = [m.standard_error() for m in moments]
     gaps = None if per_row.baseline_deltas is None else plan.by_sample(per_row.baseline_deltas[0])
     assert per_row.steps_per_example is not None
     return Attribution(

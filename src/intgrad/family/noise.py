@@ -21,6 +21,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -30,22 +31,25 @@ from intgrad._core.primitives import ArrayOps
 from intgrad._core.result import Attribution
 from intgrad._core.session import Explainer, validate_inputs
 from intgrad.family._samples import (
+    Block,
+    BlockProgress,
+    NoiseDraws,
     Sampled,
+    SampleMoments,
     Samples,
-    add_noise,
     as_tuple,
+    block_rows,
     check_samples,
     check_stdevs,
     expand_arguments,
     expand_baselines,
     expand_inputs,
     expand_targets,
+    join_rows,
     prepare_inputs,
     restructure,
-    sample_mean,
-    sample_mean_of_squares,
-    sample_variance,
-    standard_error,
+    row_sums,
+    take_rows,
 )
 from intgrad.family._session import as_explainer
 from intgrad.family.expected import expected_gradients
@@ -265,6 +269,7 @@ def noise_tunnel(
         additional_forward_args=additional_forward_args,
         progress=progress,
         options=method_options,
+        keep_rows=False,
     ).result
 
 
@@ -324,9 +329,15 @@ def sample_noise_tunnel(
     additional_forward_args: Any,
     progress: Callable[[int, int], None] | None,
     options: dict[str, Any],
+    keep_rows: bool = True,
 ) -> Sampled:
-    """:func:`noise_tunnel`, with the inner method's result on the K·E noisy rows kept (for
-    the Captum drop-in, whose convergence delta is per sample)."""
+    """:func:`noise_tunnel`, with the inner method's per-copy results joined from the blocks
+    (for the Captum drop-in, whose convergence delta is per sample).
+
+    The K·E noisy copies run in blocks of at most ``batch_size`` copies; each block's
+    attributions are folded into running sums and dropped, unless ``keep_rows`` keeps every
+    copy's in ``Sampled.rows``.
+    """
     method = inner_method(attribution)
     kind = _check_choice(kind, "kind", KINDS)
     noise = _check_choice(noise, "noise", NOISE_SCALES)
@@ -338,51 +349,91 @@ def sample_noise_tunnel(
     prepared = prepare_inputs(backend, raw, explainer.layer is not None, any(stdevs))
     plan = Samples(count, validate_inputs(prepared))
     ops = backend.ops(prepared)
+    blocks = plan.blocks(block_rows(batch_size, plan, prepared, backend, ops))
     rng = np.random.default_rng(seed)
-    scales = _noise_scales(ops, prepared, stdevs, noise)
-    noisy = add_noise(ops, expand_inputs(ops, prepared, plan), scales, rng, plan)
-    if "baselines" in options:
-        options = dict(options)
-        options["baselines"] = expand_baselines(
-            options["baselines"], prepared, backend.is_native, ops, plan
-        )
-    per_row = method(
-        explainer,
-        restructure(noisy, single),
-        target=expand_targets(target, plan, backend.to_numpy),
-        batch_size=batch_size,
-        additional_forward_args=expand_arguments(
-            additional_forward_args, backend.is_native, ops, plan
-        ),
-        seed=None if seed is None else int(rng.integers(2**63 - 1)),
-        progress=progress,
-        **options,
+    draws = NoiseDraws(
+        rng, prepared, _noise_scales(ops, prepared, stdevs, noise), plan, len(blocks) > 1, ops
     )
-    return Sampled(_summary(ops, per_row, plan, kind), per_row, plan, ops)
-
-
-def _combined(ops: ArrayOps, rows: Any, plan: Samples, kind: str) -> tuple[Any, np.ndarray | None]:
-    """One attribution tensor's K·E rows combined per example, and its standard error."""
-    if kind == "vargrad":
-        return ops.cast(sample_variance(ops, rows, plan, ddof=0), rows), None
-    if kind == "smoothgrad_sq":
-        mean = sample_mean_of_squares(ops, rows, plan)
-        return ops.cast(mean, rows), standard_error(ops, rows * rows, plan)
-    return ops.cast(sample_mean(ops, rows, plan), rows), standard_error(ops, rows, plan)
-
-
-def _summary(ops: ArrayOps, per_row: Attribution, plan: Samples, kind: str) -> Attribution:
-    """The inner method's K·E rows reduced to the examples."""
-    single = not isinstance(per_row.attributions, tuple)
-    parts = as_tuple(per_row.attributions)
-    for position, part in enumerate(parts):
-        if int(ops.shape(part)[0]) != plan.rows:
-            raise ValueError(
-                f"the attribution method returned {int(ops.shape(part)[0])} rows in "
-                f"attributions[{position}] for {plan.rows} noisy inputs"
+    moments = [SampleMoments(plan) for _ in prepared]
+    tracker = BlockProgress(progress, plan.rows)
+    parts, sums, likes = [], [], None
+    for number, block in enumerate(blocks):
+        noisy = draws.add(ops, expand_inputs(ops, prepared, block), block)
+        block_options = dict(options)
+        if "baselines" in options:
+            block_options["baselines"] = expand_baselines(
+                options["baselines"], prepared, backend.is_native, ops, block
             )
-    combined = [_combined(ops, part, plan, kind) for part in parts]
-    reduced = [c[0] for c in combined]
+        part = method(
+            explainer,
+            restructure(noisy, single),
+            target=expand_targets(target, block, backend.to_numpy),
+            batch_size=batch_size,
+            additional_forward_args=expand_arguments(
+                additional_forward_args, backend.is_native, ops, block
+            ),
+            seed=_inner_seed(seed, rng, number, len(blocks)),
+            progress=tracker.of(block),
+            **block_options,
+        )
+        rows = _check_rows(ops, part, block)
+        for moment, a in zip(moments, rows, strict=True):
+            values = ops.to_host(a)
+            moment.add(values * values if kind == "smoothgrad_sq" else values, block)
+        if likes is None:
+            likes = take_rows(ops, rows, np.zeros(1))
+        sums.append(row_sums(ops, part.attributions))
+        parts.append(part if keep_rows else dataclasses.replace(part, attributions=None))
+    per_row = join_rows(ops, parts, keep_rows)
+    result = _summary(ops, moments, likes, per_row, plan, kind, single)
+    return Sampled(result, per_row, plan, ops, np.concatenate(sums))
+
+
+def _inner_seed(seed: int | None, rng: np.random.Generator, block: int, blocks: int) -> int | None:
+    """The seed of the inner method's own draws in a block.
+
+    One block: the call's generator's next integer, after all the noise (as when every copy
+    ran at once). Several: a seed of ``(seed, block)`` — the noise must stay one unbroken
+    stream, and each block's draws must differ from the others'.
+    """
+    if seed is None:
+        return None
+    if blocks == 1:
+        return int(rng.integers(2**63 - 1))
+    return int(np.random.default_rng([seed, block]).integers(2**63 - 1))
+
+
+def _check_rows(ops: ArrayOps, part: Attribution, block: Block) -> tuple[Any, ...]:
+    """The inner method's attribution tensors, each with one row per noisy copy of the block."""
+    rows = as_tuple(part.attributions)
+    for position, values in enumerate(rows):
+        if int(ops.shape(values)[0]) != block.rows:
+            raise ValueError(
+                f"the attribution method returned {int(ops.shape(values)[0])} rows in "
+                f"attributions[{position}] for {block.rows} noisy inputs"
+            )
+    return rows
+
+
+def _summary(
+    ops: ArrayOps,
+    moments: list[SampleMoments],
+    likes: Any,
+    per_row: Attribution,
+    plan: Samples,
+    kind: str,
+    single: bool,
+) -> Attribution:
+    """The inner method's K·E rows reduced to the examples.
+
+    ``moments`` are of the attributions (of their squares for ``smoothgrad_sq``); ``likes``
+    holds one row of each attribution tensor, for its dtype and device.
+    """
+    if kind == "vargrad":
+        combined = [m.variance(ddof=0) for m in moments]
+    else:
+        combined = [m.mean() for m in moments]
+    reduced = [ops.from_host(c, like=like) for c, like in zip(combined, likes, strict=True)]
     sums = np.sum([ops.to_host(ops.row_sums(r)) for r in reduced], axis=0)
     linear = kind == "smoothgrad"
 
@@ -393,6 +444,9 @@ def _summary(ops: ArrayOps, per_row: Attribution, plan: Samples, kind: str) -> A
     spe = per_row.steps_per_example
     per_example = None if spe is None else plan.by_sample(spe).sum(axis=0)
     error = per_row.estimated_error
+    errors = (
+        None if kind == "vargrad" else restructure([m.standard_error() for m in moments], single)
+    )
     return Attribution(
         attributions=restructure(reduced, single),
         delta=mean(per_row.delta),
@@ -408,5 +462,5 @@ def _summary(ops: ArrayOps, per_row: Attribution, plan: Samples, kind: str) -> A
         estimated_error=None if error is None else plan.by_sample(error).max(axis=0),
         steps_per_example=per_example,
         algorithm=f"{kind}:{per_row.algorithm}",
-        standard_error=None if kind == "vargrad" else restructure([c[1] for c in combined], single),
+        standard_error=errors,
     )

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from intgrad import Attribution
+from intgrad import Attribution, Explainer
 
 if TYPE_CHECKING:
     from intgrad.images.explain import ImageModel
@@ -402,11 +402,44 @@ def _integrated_gradients(
     return per_pixel, result, np.asarray(targets, dtype=np.int64)
 
 
-def _fitted_images(images: object, model: ImageModel | str | None) -> np.ndarray:
+def _explainer_targets(target: Target, examples: int) -> list[int]:
+    """One class index per image: an Explainer has no labels and no top class to default to."""
+
+    def is_index(value: object) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return [int(target)] * examples
+    if isinstance(target, (list, tuple)) and all(is_index(t) for t in target):
+        if len(target) != examples:
+            raise ValueError(
+                f"target list must have one entry per image ({examples}), got {len(target)}"
+            )
+        return [int(t) for t in target]
+    raise TypeError(
+        "with an Explainer, target must be a class index or one per image (it has no labels "
+        f"and no top class to default to); got {target!r}"
+    )
+
+
+def _explainer_integrated_gradients(
+    explainer: Explainer, pixels: np.ndarray, target: Target, call: dict[str, Any]
+) -> tuple[np.ndarray, Attribution, np.ndarray]:
+    """IG of the Explainer's output from black and white baselines, averaged, one call; the
+    model takes the channels-last images as they are."""
+    targets = _explainer_targets(target, len(pixels))
+    result = explainer.attribute(pixels, baselines=["black", "white"], target=targets, **call)
+    if isinstance(result.attributions, tuple):
+        raise TypeError("xrai explains a model of one input, the images")
+    per_pixel = _host(result.attributions).sum(axis=-1)
+    return per_pixel, result, np.asarray(targets, dtype=np.int64)
+
+
+def _fitted_images(images: object, model: ImageModel | str | Explainer | None) -> np.ndarray:
     """An array as it is; a list of arrays or paths fitted to the model's input size."""
     if isinstance(images, np.ndarray):
         return images
-    if not isinstance(images, (list, tuple)) or model is None:
+    if not isinstance(images, (list, tuple)) or model is None or isinstance(model, Explainer):
         raise TypeError(
             "images must be a NumPy array (examples, height, width, 3), or a list of arrays or "
             "image files together with a model whose input size they are fitted to"
@@ -418,7 +451,7 @@ def _fitted_images(images: object, model: ImageModel | str | None) -> np.ndarray
 
 
 def xrai(
-    model: ImageModel | str | None,
+    model: ImageModel | str | Explainer | None,
     images: np.ndarray | Sequence[np.ndarray | str | os.PathLike[str]],
     *,
     target: Target = None,
@@ -437,7 +470,10 @@ def xrai(
 
     Args:
         model: an image classifier (:data:`~intgrad.images.ImageModel`, or a model spec such
-            as ``"efficientnet-lite0"``) whose target probability is attributed; may be
+            as ``"efficientnet-lite0"``) whose target probability is attributed; or an
+            :class:`~intgrad.Explainer` of a model of any framework (JAX included) taking the
+            channels-last images as given, whose ``output`` is attributed (``"probability"``
+            for the paper's choice) and which needs ``target`` as class indices; may be
             ``None`` when ``attributions`` are given.
         images: shape (examples, height, width, 3) or (height, width, 3), floats in [0, 1]
             at the model's input size; or a list of arrays or image files, fitted to the
@@ -480,7 +516,10 @@ def xrai(
         raise ValueError("xrai needs a model to compute attributions, or attributions")
     else:
         call = {"steps": steps, "batch_size": batch_size, "seed": seed, "progress": progress}
-        per_pixel, ig, chosen = _integrated_gradients(model, pixels, target, call)
+        if isinstance(model, Explainer):
+            per_pixel, ig, chosen = _explainer_integrated_gradients(model, pixels, target, call)
+        else:
+            per_pixel, ig, chosen = _integrated_gradients(model, pixels, target, call)
     min_pixels = max(1, round(min_region_fraction * height * width))
     ranked = []
     for index in range(examples):
