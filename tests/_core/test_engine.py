@@ -11,6 +11,7 @@ import pytest
 
 import intgrad
 from intgrad import METHODS, Explainer, integrated_gradients, quadrature_rule
+from intgrad._core.arguments import ArgumentLayout
 from tests.closed_forms import Cubic, ListArgument, Quadratic, TanhLinear, TwoInputs
 
 
@@ -81,6 +82,39 @@ def test_extra_arguments_follow_captum_conventions(x: np.ndarray, rng) -> None:
     # A bare list is one argument (Captum's convention), passed whole.
     listed = integrated_gradients(ListArgument(), x, steps=3, additional_forward_args=[2.0, 1.0])
     np.testing.assert_allclose(listed.attributions, 2.0 * x, rtol=1e-12)
+
+
+def _no_native(value: object) -> bool:
+    """A backend whose own tensors are none of the test's values (TF or JAX, to NumPy)."""
+    return False
+
+
+def test_extra_argument_keys_hold_values_never_identities() -> None:
+    def key(*args: object) -> object:
+        return ArgumentLayout.split(args, _no_native, 3)[0].key
+
+    scale = [1.0, {"mode": "a", "sizes": (2, 3)}, {4, 5}]
+    first = key(scale, "name")
+    assert key([1.0, {"mode": "a", "sizes": (2, 3)}, {5, 4}], "name") == first  # equal copies
+    scale[1]["mode"] = "b"
+    assert key(scale, "name") != first  # changed in place: another program
+    assert key((1,)) != key([1]) and key(1) != key(1.0) != key(True)
+    assert key(np.array(["a", "b"])) == key(np.array(["a", "b"])) != key(np.array(["a", "c"]))
+    with pytest.raises(TypeError, match=r"additional_forward_args\[1\]: a 'bytearray' object"):
+        key("fine", [bytearray(b"not hashable")])
+
+
+def test_numeric_numpy_arrays_travel_as_arrays() -> None:
+    mask, scale = np.ones((3, 4)), np.ones(4, np.float32)
+    layout, rows, fixed = ArgumentLayout.split((mask, scale, 2.0), _no_native, 3)
+    assert layout.kinds == ("row", "fixed", "constant") and layout.host == (True, True, False)
+    assert rows[0] is mask and fixed[0] is scale
+    # Another call's arrays of other values (and shapes) make the same program.
+    other, _, _ = ArgumentLayout.split((2 * mask[:2], 3 * scale, 2.0), _no_native, 2)
+    assert other.key == layout.key
+    # The backend's own arrays are not host arrays.
+    native, _, _ = ArgumentLayout.split((mask, scale, 2.0), lambda v: isinstance(v, np.ndarray), 3)
+    assert native.kinds == layout.kinds and native.host == (False, False, False)
 
 
 def test_the_default_chunk_never_changes_the_result(x: np.ndarray) -> None:

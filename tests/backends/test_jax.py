@@ -332,6 +332,80 @@ def test_program_key_names_content_not_objects(params: dict[str, Any]) -> None:
     assert backend.program((_apply, params), other).key != first
 
 
+class _Scaled:
+    """``(x, scale) ↦ tanh((x ⊙ scale) @ weight)``, counting how often JAX runs its body."""
+
+    def __init__(self, weight: Any) -> None:
+        self.weight, self.calls = weight, 0
+
+    def __call__(self, x: Any, scale: Any) -> Any:
+        self.calls += 1
+        return jnp.tanh((x * jnp.asarray(scale, jnp.float32)) @ self.weight)
+
+
+@pytest.fixture
+def weight(rng: np.random.Generator) -> Any:
+    return jnp.asarray(rng.normal(size=(4, 3)).astype(np.float32))
+
+
+def _unscaled_ig(weight: Any, points: Any) -> np.ndarray:
+    """IG of ``x ↦ tanh((x ⊙ s) @ W)`` at x is IG of ``tanh(· @ W)`` at ``x ⊙ s`` (zero
+    baseline: the two paths are the same points)."""
+    model = _Scaled(weight)
+    ones = jnp.ones(points.shape[1:], jnp.float32)
+    result = integrated_gradients(model, points, target=1, steps=8, additional_forward_args=(ones,))
+    return np.asarray(result.attributions)
+
+
+def test_a_list_argument_is_a_constant_by_value(weight: Any, batch: Any) -> None:
+    model = _Scaled(weight)
+    explainer = Explainer(model)
+    scale = [1.0, 0.5, 2.0, -1.0]
+    first = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(scale,))
+    traces, entries = model.calls, len(explainer._steps)
+    assert traces == 2  # the gradient step and the forward pass
+    for _ in range(5):  # an equal list, a new object each call: the same compiled steps
+        again = explainer.attribute(batch, target=1, steps=8, additional_forward_args=[*scale])
+    assert model.calls == traces and len(explainer._steps) == entries
+    np.testing.assert_array_equal(np.asarray(again.attributions), np.asarray(first.attributions))
+    scale[:] = [2.0, 2.0, 2.0, 2.0]  # changed in place: another constant, compiled anew
+    mutated = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(scale,))
+    assert model.calls == traces + 2
+    np.testing.assert_allclose(
+        np.asarray(mutated.attributions), _unscaled_ig(weight, 2.0 * batch), rtol=1e-5, atol=1e-6
+    )
+    assert np.abs(np.asarray(mutated.attributions) - np.asarray(first.attributions)).max() > 0.1
+
+
+def test_numpy_arguments_are_arrays_of_the_step(
+    weight: Any, batch: Any, rng: np.random.Generator
+) -> None:
+    model = _Scaled(weight)
+    explainer = Explainer(model)
+    for call in range(5):
+        # float64, one row per example: taken per row like a jax.Array, never baked in.
+        mask = (rng.uniform(size=(3, 4)) > 0.3).astype(np.float64) * (call + 1)
+        result = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(mask,))
+        expected = _unscaled_ig(weight, batch * jnp.asarray(mask, jnp.float32))
+        np.testing.assert_allclose(np.asarray(result.attributions), expected, rtol=1e-5, atol=1e-6)
+        if call == 0:
+            traces, entries = model.calls, len(explainer._steps)
+    assert model.calls == traces == 2 and len(explainer._steps) == entries
+    # A whole array (no example axis) is an argument too, passed to every row.
+    whole = np.asarray([1.0, -1.0, 0.5, 2.0], np.float32)
+    result = explainer.attribute(batch, target=1, steps=8, additional_forward_args=whole)
+    np.testing.assert_allclose(
+        np.asarray(result.attributions), _unscaled_ig(weight, batch * whole), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_an_unhashable_constant_is_refused(weight: Any, batch: Any) -> None:
+    with pytest.raises(TypeError, match=r"additional_forward_args\[0\]: .*ArrayImpl"):
+        integrated_gradients(
+            _Scaled(weight), batch, target=1, steps=4, additional_forward_args=([jnp.ones(4)],)
+        )
+
+
 def test_padded_last_chunk_adds_nothing(params: dict[str, Any], batch: Any) -> None:
     kwargs: dict[str, Any] = {"target": 0, "steps": 10, "method": "riemann_trapezoid"}
     whole = integrated_gradients((_apply, params), batch, **kwargs)

@@ -234,6 +234,74 @@ def test_per_example_targets_and_forward_args(rng: np.random.Generator) -> None:
         np.testing.assert_allclose(both.attributions.numpy()[i], one.attributions.numpy()[0], 1e-5)
 
 
+class _Scaled:
+    """``(x, scale) ↦ tanh((x ⊙ scale) @ weight)``, counting how often TF runs its body."""
+
+    def __init__(self, weight: Any) -> None:
+        self.weight, self.calls = weight, 0
+
+    def __call__(self, x: Any, scale: Any) -> Any:
+        self.calls += 1
+        return tf.tanh((x * tf.cast(scale, x.dtype)) @ self.weight)
+
+
+def _unscaled_ig(weight: Any, points: Any) -> np.ndarray:
+    """IG of ``x ↦ tanh((x ⊙ s) @ W)`` at x is IG of ``tanh(· @ W)`` at ``x ⊙ s`` (zero
+    baseline: the two paths are the same points)."""
+    ones = tf.ones(points.shape[1:], points.dtype)
+    result = integrated_gradients(
+        _Scaled(weight), points, target=1, steps=8, additional_forward_args=(ones,)
+    )
+    return np.asarray(result.attributions.numpy())
+
+
+def test_a_list_argument_is_a_constant_by_value(rng: np.random.Generator, batch: Any) -> None:
+    weight = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    model = _Scaled(weight)
+    explainer = Explainer(model)
+    scale = [1.0, 0.5, 2.0, -1.0]
+    first = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(scale,))
+    traces, entries = model.calls, len(explainer._steps)
+    for _ in range(5):  # an equal list, a new object each call: the same compiled steps
+        again = explainer.attribute(batch, target=1, steps=8, additional_forward_args=[*scale])
+    assert model.calls == traces and len(explainer._steps) == entries
+    np.testing.assert_array_equal(again.attributions.numpy(), first.attributions.numpy())
+    scale[:] = [2.0, 2.0, 2.0, 2.0]  # changed in place: another constant, traced anew
+    mutated = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(scale,))
+    assert model.calls > traces
+    expected = _unscaled_ig(weight, 2.0 * batch)
+    np.testing.assert_allclose(mutated.attributions.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(mutated.attributions.numpy() - first.attributions.numpy()).max() > 0.1
+
+
+def test_numpy_arguments_are_arrays_of_the_step(rng: np.random.Generator, batch: Any) -> None:
+    weight = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    model = _Scaled(weight)
+    explainer = Explainer(model)
+    for call in range(5):
+        # float64, one row per example: taken per row like a tf.Tensor, never baked in, and
+        # float32 in the model, as TensorFlow converts a NumPy operand.
+        mask = (rng.uniform(size=(3, 4)) > 0.3).astype(np.float64) * (call + 1)
+        result = explainer.attribute(batch, target=1, steps=8, additional_forward_args=(mask,))
+        expected = _unscaled_ig(weight, batch * mask.astype(np.float32))
+        np.testing.assert_allclose(result.attributions.numpy(), expected, rtol=1e-5, atol=1e-6)
+        if call == 0:
+            traces, entries = model.calls, len(explainer._steps)
+    assert model.calls == traces and len(explainer._steps) == entries
+    whole = np.asarray([1.0, -1.0, 0.5, 2.0])  # no example axis: passed whole to every row
+    result = explainer.attribute(batch, target=1, steps=8, additional_forward_args=whole)
+    expected = _unscaled_ig(weight, batch * whole.astype(np.float32))
+    np.testing.assert_allclose(result.attributions.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_an_unhashable_constant_is_refused(rng: np.random.Generator, batch: Any) -> None:
+    weight = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    with pytest.raises(TypeError, match=r"additional_forward_args\[0\]: .*Tensor"):
+        integrated_gradients(
+            _Scaled(weight), batch, target=1, steps=4, additional_forward_args=({"s": tf.ones(4)},)
+        )
+
+
 def test_explicit_and_drawn_baselines(dense: Any, batch: Any) -> None:
     row = np.full((1, 4), 0.25, dtype=np.float32)
     broadcast = integrated_gradients(dense, batch, baselines=row, target=0, steps=8)

@@ -139,6 +139,21 @@ def test_plain_callable_and_numpy_inputs_with_backend_name() -> None:
     np.testing.assert_allclose(result.attributions[0].numpy(), [[1.0, 8.0]], rtol=1e-12)
 
 
+def test_a_per_example_numpy_argument_follows_its_example() -> None:
+    seen: list[type] = []
+
+    def model(x, mask):
+        seen.append(type(mask))
+        return (x * torch.as_tensor(mask, dtype=x.dtype)).sum(dim=1)
+
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64)
+    mask = np.array([[1.0, 0.0, 2.0], [0.5, 1.0, 0.0]])
+    result = integrated_gradients(model, x, additional_forward_args=(mask,), steps=4, batch_size=3)
+    # Linear in x: the attributions are x · mask exactly, each row with its own mask.
+    np.testing.assert_allclose(result.attributions.numpy(), x.numpy() * mask, rtol=1e-12)
+    assert set(seen) == {np.ndarray}  # the model gets NumPy rows, as it was given
+
+
 def test_half_precision_inputs_accumulate_in_float32() -> None:
     linear = torch.nn.Linear(4, 2).to(torch.bfloat16)
     x = torch.ones(2, 4, dtype=torch.bfloat16)

@@ -51,12 +51,12 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from intgrad._core.arguments import ArgumentLayout, as_argument_tuple
-from intgrad._core.backend import Backend, CallArrays, Program, Rows
+from intgrad._core.backend import Backend, CallArrays, Program
 from intgrad._core.baselines import BaselineRule, ExplicitBaseline, resolve_baselines
 from intgrad._core.chunks import balanced_chunk_rows, default_chunk_rows
-from intgrad._core.loop import Steps, iter_chunks, padded_rows
+from intgrad._core.loop import Steps, _run_rows, padded_rows
 from intgrad._core.planners import endpoint_rows
-from intgrad._core.primitives import ArrayOps, DeviceRows
+from intgrad._core.primitives import ArrayOps
 from intgrad._core.quadrature import QuadratureRule
 from intgrad._core.session import (
     Explainer,
@@ -687,20 +687,11 @@ def _evaluate(
 def _end_values(
     steps: Steps, arrays: CallArrays, owners: np.ndarray, num_examples: int, chunk_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """F at every end point (examples,) and at every start point (starts,)."""
-    ops = steps.ops
-    outputs = []
-    for chunk in iter_chunks(endpoint_rows(owners, num_examples), chunk_rows):
-        real = len(chunk)
-        padded: Rows = chunk.padded(padded_rows(real, chunk_rows)) if ops.pads_chunks else chunk
-        device = DeviceRows(
-            example_index=ops.from_host(padded.example_index.astype(np.int32)),
-            start_index=ops.from_host(padded.start_index.astype(np.int32)),
-            alphas=ops.from_host(padded.alphas),
-            weights=ops.from_host(padded.weights),
-        )
-        outputs.append(ops.to_host(steps.forward(arrays, device))[:real])
-    values = np.concatenate(outputs)
+    """F at every end point (examples,) and at every start point (starts,): the loop's own
+    forward pass over the path's end rows."""
+    rows = endpoint_rows(owners, num_examples)
+    _, values, _ = _run_rows(steps, arrays, None, rows, chunk_rows, False, lambda _: None)
+    assert values is not None  # there is at least one example
     return values[:num_examples], values[num_examples:]
 
 

@@ -265,8 +265,32 @@ class _Program:
     def outputs(
         self, points: tuple[Any, ...], row_args: tuple[Any, ...], fixed: tuple[Any, ...]
     ) -> Any:
-        outputs = self._model_fn(*points, *self._layout.join(row_args, fixed))
+        extras = _host_dtypes_matched(
+            self._layout.join(row_args, fixed), self._layout.host, points[0].dtype
+        )
+        outputs = self._model_fn(*points, *extras)
         return _with_rows(outputs, points[0].shape[0])
+
+
+def _host_dtypes_matched(
+    extras: tuple[Any, ...], host: tuple[bool, ...], path_dtype: Any
+) -> tuple[Any, ...]:
+    """``extras`` with each floating NumPy-born array cast to the path's floating dtype.
+
+    A NumPy operand of a TensorFlow op is converted to the other operand's dtype (a float64
+    mask times float32 inputs is float32); as an argument of the traced step it arrives as a
+    float64 tensor instead, which the op would refuse. Native tensors keep their dtype.
+    """
+    tf = _tf()
+    path = tf.as_dtype(path_dtype)
+    if not path.is_floating:
+        return extras
+    return tuple(
+        tf.cast(value, path)
+        if from_host and tf.as_dtype(value.dtype).is_floating and tf.as_dtype(value.dtype) != path
+        else value
+        for value, from_host in zip(extras, host or (False,) * len(extras), strict=True)
+    )
 
 
 def _with_rows(outputs: Any, rows: int) -> Any:

@@ -87,6 +87,8 @@ class TorchOps:
         return np.asarray(values.cpu().numpy())
 
     def take(self, values: Any, index: Any) -> Any:
+        if isinstance(values, np.ndarray):  # a per-example NumPy argument stays NumPy
+            return values[index.cpu().numpy()]
         return values[index]
 
     def concat(self, values: tuple[Any, ...]) -> Any:
