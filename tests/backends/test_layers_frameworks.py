@@ -257,15 +257,11 @@ def test_several_keras_layers_are_refused(form: str) -> None:
         intgrad.integrated_gradients(model, tf.ones((2, 4), tf.float64), layer=layer, target=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a tuple of two Keras layers is taken as a pair (embed_fn, head_fn) and "
-    "explains right(left(x)) instead of the model",
-)
 def test_a_tuple_of_two_keras_layers_is_refused() -> None:
+    # Not a split (embed_fn, head_fn): that would explain right(left(x)), another model.
     tf = pytest.importorskip("tensorflow")
     model, left, right = _keras_branches()
-    with pytest.raises(TypeError, match=r"layer must be a Keras layer"):
+    with pytest.raises(TypeError, match=r"several layers at once need torch"):
         intgrad.integrated_gradients(
             model, tf.ones((2, 4), tf.float64), layer=(left, right), target=0, steps=4
         )

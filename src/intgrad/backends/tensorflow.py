@@ -408,6 +408,7 @@ class TensorFlowBackend:
                     "attribute_to_layer_input needs a Keras layer, not (embed_fn, head_fn)"
                 )
             embed, head = layer_pair(layer)
+            _refuse_two_own_layers(_user_model(model_fn), embed, head)
         else:
             embed, head = self._split(_user_model(model_fn), layer, to_layer_input)
         return split_binding(self, embed, head, layout, inputs, baseline_inputs)
@@ -421,6 +422,17 @@ class TensorFlowBackend:
                 kept = (model, layer, *_split_keras_model(model, layer, to_input))
                 self._splits[key] = kept
         return kept[2], kept[3]
+
+
+def _refuse_two_own_layers(model: Any, embed: object, head: object) -> None:
+    """A tuple of two of ``model``'s own layers means "both layers at once" (Captum's form),
+    not a split ``(embed_fn, head_fn)``: explaining ``head(embed(x))`` would be another model."""
+    own = getattr(model, "layers", None)
+    if isinstance(own, list) and all(any(part is known for known in own) for part in (embed, head)):
+        raise TypeError(
+            "several layers at once need torch; with Keras pass one layer of the model, its"
+            " name, or a pair (embed_fn, head_fn) with model(x) == head_fn(embed_fn(x))"
+        )
 
 
 class _PackedInputs:
