@@ -15,6 +15,7 @@ __all__ = [
     "EXIT_DRIFT",
     "EXIT_FAILED",
     "EXIT_USAGE",
+    "IMAGE_SUFFIXES",
     "UsageError",
     "positive_float",
     "positive_int",
@@ -27,6 +28,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DRIFT = 3
 """``intgrad drift``: a threshold was breached (distinct from a failure, for cron and CI)."""
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+"""The files a directory of photos is read for (lower-cased suffixes)."""
 
 
 class UsageError(Exception):

@@ -394,9 +394,29 @@ def _photo_converters(backend: str) -> tuple[Callable[[np.ndarray], Any], Callab
     return tf.constant, lambda t: np.asarray(t.numpy())
 
 
-def _photo_explain(session: Any, settings: dict[str, Any]) -> Callable[..., np.ndarray]:
+def _photo_options(settings: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
+    """The recorded method options, with a ``background`` (its image files) read as photos of
+    shape (photos, height, width, 3) fitted to ``size`` as ``intgrad explain`` fitted them."""
+    options = dict(settings["attribution_options"])
+    if "background" not in options:
+        return options
+    files = [str(file) for file in options["background"]]
+    for file in files:
+        if not Path(file).is_file():
+            raise _ResultError(
+                f"its background photo {file!r} is not found "
+                "(a path is read from the current directory)"
+            )
+    options["background"] = np.stack([_photo(f, "file", size, settings["resize"]) for f in files])
+    return options
+
+
+def _photo_explain(
+    session: Any, settings: dict[str, Any], options: dict[str, Any]
+) -> Callable[..., np.ndarray]:
     """The recorded attribution method on photos in the model's layout (max-sensitivity),
-    run on ``session``, the model's ``Explainer(module, output="probability")``."""
+    run on ``session``, the model's ``Explainer(module, output="probability")``, with the
+    method's ``options`` (see :func:`_photo_options`)."""
     from intgrad.images import baseline_images
     from intgrad.images.methods import attribute_photos
 
@@ -417,7 +437,7 @@ def _photo_explain(session: Any, settings: dict[str, Any]) -> Callable[..., np.n
             baselines,
             name,
             [int(t) for t in np.atleast_1d(np.asarray(target))],
-            options=settings["attribution_options"],
+            options=options,
             steps=settings["steps"],
             method=settings["method"],
             seed=settings["seed"],
@@ -434,6 +454,10 @@ def _photo_baselines(settings: dict[str, Any], pixels: np.ndarray) -> tuple[Any,
 
     if settings["attribution"] not in _PHOTO_BASELINE_METHODS:
         method = settings["attribution"] or "the recorded method"
+        return None, f"{method} has no baseline photo x′ to move features to"
+    options = settings["attribution_options"]
+    if options.get("inner") == "gradient" or options.get("path") == "blur":
+        method = "the gradient" if options.get("inner") == "gradient" else "idgi's blur path"
         return None, f"{method} has no baseline photo x′ to move features to"
     try:
         baselines, _ = baseline_images(
@@ -477,7 +501,7 @@ def _load_image(
     if settings["attribution"] is None:
         skipped["sensitivity"] = "the result does not record which --attribution made it"
     else:
-        explain = _photo_explain(session, settings)
+        explain = _photo_explain(session, settings, _photo_options(settings, model.input_size))
     group = _Group(
         inputs=_channels_first(pixels[None], backend),
         attributions=_channels_first(attributions[None], backend),
@@ -593,8 +617,7 @@ def _load_text(
     text: str, texts: list[dict[str, Any]], args: argparse.Namespace, models: _Models
 ) -> _Loaded:
     from intgrad import Explainer
-    from intgrad.text import load_text_model
-    from intgrad.text._calls import model_call
+    from intgrad.text import load_text_model, model_call
 
     spec = str(_one_of(texts, "model", None))
     output = _one_of(texts, "output", "probability")
@@ -667,7 +690,7 @@ def _spread(schema: Any) -> np.ndarray:
 
 def _table_explain(explainer: Any, settings: dict[str, Any]) -> Callable[..., np.ndarray]:
     """The job's attribution of encoded rows, grouped and spread as the saved ones are."""
-    from intgrad.metrics._common import host
+    from intgrad.metrics import to_numpy
     from intgrad.tabular import tile_references
 
     baseline = explainer.baseline(settings["baseline"])
@@ -686,7 +709,7 @@ def _table_explain(explainer: Any, settings: dict[str, Any]) -> Callable[..., np
             steps=settings.get("steps", 32),
             method=settings.get("method"),
         )
-        values = host(result.attributions).astype(np.float64)
+        values = to_numpy(result.attributions).astype(np.float64)
         return np.asarray(values.reshape(count, -1, values.shape[-1]).mean(axis=0) @ regroup)
 
     return explain
@@ -1049,7 +1072,7 @@ def _save_plot(entries: list[dict[str, Any]], path: Path) -> bool:
 
 
 def _write_outputs(document: dict[str, Any], args: argparse.Namespace) -> None:
-    from intgrad._io import atomic_write_text
+    from intgrad.io import atomic_write_text
 
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if args.output is not None:

@@ -581,8 +581,7 @@ def _encoded(name: str, text: str, model: Any) -> Any:
 def _prepare_text(name: str, text: str, model: Any, policy: Any) -> _TextInput:
     import torch
 
-    from intgrad.text import pad_batch
-    from intgrad.text._calls import ModelCall, model_call
+    from intgrad.text import ModelCall, model_call, pad_batch
     from intgrad.text.baselines import baseline_ids, explained_positions
     from intgrad.text.encode import pad_token_id
 
@@ -790,7 +789,7 @@ def _heatmaps(report: _Report) -> list[tuple[str, Any]]:
 
 def _write(report: _Report, directory: Path, k: int) -> list[str]:
     """The heatmaps, then ``interactions.json`` listing them: each file whole or absent."""
-    from intgrad._io import atomic_write_text
+    from intgrad.io import atomic_write_text
 
     directory.mkdir(parents=True, exist_ok=True)
     names = []

@@ -27,6 +27,7 @@ from intgrad import METHODS
 from intgrad._cli_errors import (
     EXIT_FAILED,
     EXIT_USAGE,
+    IMAGE_SUFFIXES,
     UsageError,
     positive_float,
     positive_int,
@@ -106,12 +107,34 @@ def _share(text: str) -> float:
     return value
 
 
+def _one_of(text: str, choices: Sequence[str]) -> str:
+    if text not in choices:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+    return text
+
+
 def _noise_kind(text: str) -> str:
     from intgrad.family.noise import KINDS
 
-    if text not in KINDS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(KINDS)}, got {text!r}")
-    return text
+    return _one_of(text, KINDS)
+
+
+def _noise_inner(text: str) -> str:
+    from intgrad.images.methods import SMOOTHGRAD_INNER
+
+    return _one_of(text, tuple(SMOOTHGRAD_INNER))
+
+
+def _noise_scale(text: str) -> str:
+    from intgrad.family.noise import NOISE_SCALES
+
+    return _one_of(text, NOISE_SCALES)
+
+
+def _idgi_path(text: str) -> str:
+    from intgrad.family.idgi import IDGI_PATHS
+
+    return _one_of(text, IDGI_PATHS)
 
 
 def _reweighting(text: str) -> str:
@@ -120,8 +143,37 @@ def _reweighting(text: str) -> str:
     return text
 
 
+def _scales(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers > 0, e.g. ``50,100,150``."""
+    try:
+        return tuple(positive_float(part) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers > 0, e.g. 50,100,150; got {text!r}"
+        ) from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 # Each option of a family member: (flag, destination, type, help, the methods it applies to).
+# The destination is the option's name in intgrad.images.methods.method_options.
 _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, ...]], ...] = (
+    (
+        "--background",
+        "background",
+        str,
+        "Expected Gradients' references: an image file or a directory of photos; repeatable "
+        "(default: the sample photos)",
+        ("expected-gradients",),
+    ),
     (
         "--samples",
         "samples",
@@ -133,7 +185,24 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
         "--stdev",
         "stdev",
         positive_float,
-        "SmoothGrad's noise, a fraction of each photo's value range (default 0.15)",
+        "SmoothGrad's noise: a fraction of each photo's value range, or with --noise absolute "
+        "the standard deviation in [0, 1] pixel units (default 0.15)",
+        ("smoothgrad",),
+    ),
+    (
+        "--noise",
+        "noise",
+        _noise_scale,
+        "fraction (--stdev times each photo's range) or absolute (--stdev itself) "
+        "(default fraction)",
+        ("smoothgrad",),
+    ),
+    (
+        "--noise-inner",
+        "inner",
+        _noise_inner,
+        "the method SmoothGrad averages over noisy copies: ig (Integrated Gradients) or "
+        "gradient (the classic SmoothGrad) (default ig)",
         ("smoothgrad",),
     ),
     (
@@ -148,14 +217,29 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
         "--max-sigma",
         "max_sigma",
         positive_float,
-        "Blur IG's largest blur, in pixels (default 50)",
-        ("blur-ig",),
+        "the largest blur of Blur IG's path and of IDGI's with --path blur, in pixels (default 50)",
+        ("blur-ig", "idgi"),
+    ),
+    (
+        "--path",
+        "path",
+        _idgi_path,
+        "IDGI's path: straight (from --baseline) or blur (Blur IG's) (default straight)",
+        ("idgi",),
     ),
     (
         "--fraction",
         "fraction",
         _share,
         "Guided IG's share of features moved per step (default 0.25)",
+        ("guided-ig",),
+    ),
+    (
+        "--max-dist",
+        "max_dist",
+        _fraction,
+        "how far Guided IG may stray from the straight line, in [0, 1]: 1 unbounded (the "
+        "paper), 0 IG; PAIR's anchored default is 0.02 (default 1)",
         ("guided-ig",),
     ),
     (
@@ -166,7 +250,30 @@ _ATTRIBUTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, tuple[str, 
         "adds up exactly",
         ("guided-ig",),
     ),
+    (
+        "--scales",
+        "scales",
+        _scales,
+        "XRAI's Felzenszwalb scales, comma-separated (default 50,100,150,250,500,1200)",
+        ("xrai",),
+    ),
+    (
+        "--min-region-fraction",
+        "min_region_fraction",
+        _share,
+        "XRAI: the smallest share of the photo's pixels a region must add, in (0, 1] "
+        "(default 50 pixels at 224x224)",
+        ("xrai",),
+    ),
+    (
+        "--dilation-radius",
+        "dilation_radius",
+        _non_negative_int,
+        "XRAI: grow every segment by a disk of this many pixels (default 5)",
+        ("xrai",),
+    ),
 )
+_REPEATABLE_FLAGS = ("background",)
 
 
 def _add_attribution_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,11 +287,13 @@ def _add_attribution_arguments(parser: argparse.ArgumentParser) -> None:
         "family (--method stays the quadrature rule)",
     )
     for flag, dest, kind, text, _ in _ATTRIBUTION_FLAGS:
-        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+        action = "append" if dest in _REPEATABLE_FLAGS else "store"
+        parser.add_argument(flag, dest=dest, type=kind, default=None, action=action, help=text)
 
 
 def _attribution_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The family options given on the command line; a flag of another method is refused."""
+    """The family options given on the command line, as JSON values (``background``: the image
+    files); a flag of another method, or of another IDGI path, is refused."""
     options = {}
     for flag, dest, _, _, methods in _ATTRIBUTION_FLAGS:
         value = getattr(args, dest)
@@ -193,7 +302,49 @@ def _attribution_options(args: argparse.Namespace) -> dict[str, Any]:
         if args.attribution not in methods:
             raise UsageError(f"{flag} applies to --attribution {' or '.join(methods)}")
         options[dest] = value
+    if args.attribution == "idgi" and "max_sigma" in options and options.get("path") != "blur":
+        raise UsageError("--max-sigma applies to --attribution idgi with --path blur")
+    if "background" in options:
+        options["background"] = _background_files(options["background"])
     return options
+
+
+def _background_files(entries: list[str]) -> list[str]:
+    """Every image file of ``--background``: files as given, directories' photos sorted."""
+    files = []
+    for entry in entries:
+        path = Path(entry)
+        if path.is_dir():
+            found = sorted(
+                str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            )
+            if not found:
+                raise UsageError(
+                    f"--background: no images ({', '.join(IMAGE_SUFFIXES)}) in {entry!r}"
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(entry)
+        else:
+            raise UsageError(f"--background: {entry!r} is neither an image file nor a directory")
+    return files
+
+
+def _method_inputs(options: dict[str, Any], model: Any, resize: str) -> dict[str, Any]:
+    """``options`` as the method takes them: ``background`` files read as photos of shape
+    (photos, height, width, 3) at the model's input size, fitted like the explained photos."""
+    if "background" not in options:
+        return options
+    from intgrad.images import prepare_image
+
+    photos = []
+    for file in options["background"]:
+        try:
+            pixels, _ = prepare_image(file, model.input_size, resize)
+        except (ValueError, TypeError, OSError) as error:
+            raise UsageError(f"--background {file}: {error}") from None
+        photos.append(pixels)
+    return {**options, "background": np.stack(photos)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,7 +542,7 @@ def _files(explanation: Any, args: argparse.Namespace) -> dict[str, bytes]:
 
 
 def _write_outputs(directory: Path, stem: str, files: dict[str, bytes], summary: dict) -> list:
-    from intgrad._io import atomic_write_bytes, atomic_write_text
+    from intgrad.io import atomic_write_bytes, atomic_write_text
 
     written = []
     for suffix, data in files.items():
@@ -419,7 +570,7 @@ def _explain_one(name: str, source: Any, model: Any, args: argparse.Namespace, s
         resize=args.resize,
         progress=progress_bar(name, args.quiet),
         attribution=args.attribution,
-        attribution_options=args.attribution_options,
+        attribution_options=args.method_inputs,
     )
     files = _files(explanation, args)
     summary = {"image": name, **explanation.summary(), "settings": _settings(name, args)}
@@ -471,6 +622,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     # One session for every photo: later photos reuse its backend and compiled steps.
     model = ImageExplainer(_load_model(args.model, args.backend))
+    args.method_inputs = _method_inputs(args.attribution_options, model.model, args.resize)
     if args.target is not None:
         try:
             args.target = resolve_label(args.target, model.labels)

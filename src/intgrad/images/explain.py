@@ -26,11 +26,11 @@ from intgrad import (
     PathRecord,
     UniformBaseline,
 )
-from intgrad._io import json_first
 from intgrad.images.decode import Box, load_image, preprocess_box
 from intgrad.images.efficientnet_lite_keras import KerasClassifier, load_keras_efficientnet_lite0
 from intgrad.images.labels import resolve_label
 from intgrad.images.models import DEFAULT_MODEL, LoadedModel, ModelLoadError, load_model
+from intgrad.io import json_first
 
 __all__ = [
     "IMAGE_BACKENDS",

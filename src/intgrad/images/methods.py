@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 
 from intgrad import Attribution, Explainer
+from intgrad.images.xrai import DILATION_RADIUS, FELZENSZWALB_SCALES, MIN_REGION_FRACTION
 
-__all__ = ["IMAGE_ATTRIBUTIONS", "PhotoAttribution", "attribute_photos", "method_options"]
+__all__ = [
+    "IMAGE_ATTRIBUTIONS",
+    "SMOOTHGRAD_INNER",
+    "PhotoAttribution",
+    "attribute_photos",
+    "method_options",
+]
 
 IMAGE_ATTRIBUTIONS: tuple[str, ...] = (
     "ig",
@@ -30,15 +37,29 @@ IMAGE_ATTRIBUTIONS: tuple[str, ...] = (
 )
 """The attribution methods a photo can be explained with (``--attribution`` of the CLI)."""
 
+SMOOTHGRAD_INNER: dict[str, str] = {"ig": "integrated_gradients", "gradient": "gradient"}
+"""SmoothGrad's inner methods for photos (``inner``): the name here → the noise tunnel's own
+(:data:`intgrad.family.noise.INNER_METHODS`); "gradient" is the classic SmoothGrad."""
+
 # Each method's options and their defaults: what the CLI offers and what a caller may override.
 _OPTIONS: dict[str, dict[str, Any]] = {
     "ig": {},
     "expected-gradients": {"samples": 32, "background": None},
-    "smoothgrad": {"samples": 16, "stdev": 0.15, "kind": "smoothgrad"},
+    "smoothgrad": {
+        "samples": 16,
+        "stdev": 0.15,
+        "kind": "smoothgrad",
+        "inner": "ig",
+        "noise": "fraction",
+    },
     "blur-ig": {"max_sigma": 50.0},
-    "guided-ig": {"fraction": 0.25, "reweight": None},
-    "idgi": {},
-    "xrai": {},
+    "guided-ig": {"fraction": 0.25, "max_dist": 1.0, "reweight": None},
+    "idgi": {"path": "straight", "max_sigma": 50.0},
+    "xrai": {
+        "scales": FELZENSZWALB_SCALES,
+        "min_region_fraction": MIN_REGION_FRACTION,
+        "dilation_radius": DILATION_RADIUS,
+    },
 }
 
 
@@ -75,6 +96,11 @@ def method_options(attribution: str, options: Mapping[str, Any] | None = None) -
             f"{attribution} takes no option(s) {', '.join(unknown)} (its options: {allowed})"
         )
     merged.update(options or {})
+    if attribution == "smoothgrad" and merged["inner"] not in SMOOTHGRAD_INNER:
+        raise ValueError(
+            f"smoothgrad's inner must be one of {', '.join(SMOOTHGRAD_INNER)}; "
+            f"got {merged['inner']!r}"
+        )
     return merged
 
 
@@ -150,19 +176,26 @@ def attribute_photos(
     elif attribution == "smoothgrad":
         from intgrad.family.noise import noise_tunnel
 
+        # The gradient has no path: no baseline, steps or rule to pass it.
+        path = (
+            {}
+            if chosen["inner"] == "gradient"
+            else {"baselines": starts, "steps": steps, "method": method}
+        )
         result = noise_tunnel(
             session,
             inputs,
-            attribution="integrated_gradients",
+            attribution=SMOOTHGRAD_INNER[chosen["inner"]],
             kind=chosen["kind"],
             samples=chosen["samples"],
             stdev=chosen["stdev"],
+            noise=chosen["noise"],
             seed=seed,
-            baselines=starts,
-            steps=steps,
-            method=method,
+            **path,
             **common,
         )
+        if not path:
+            baseline_name = "none (the gradient)"
     elif attribution == "blur-ig":
         from intgrad.family.blur import blur_ig
 
@@ -187,21 +220,28 @@ def attribute_photos(
             baselines=starts,
             steps=steps if isinstance(steps, int) else 128,
             fraction=chosen["fraction"],
+            max_dist=chosen["max_dist"],
             reweight=chosen["reweight"],
             **common,
         )
     elif attribution == "idgi":
         from intgrad.family.idgi import idgi
 
+        blur = chosen["path"] == "blur"
         result = idgi(
             session,
             inputs,
-            baselines=starts,
+            baselines=None if blur else starts,
+            path=chosen["path"],
+            max_sigma=chosen["max_sigma"],
             steps=steps if isinstance(steps, int) else 50,
             **common,
         )
+        if blur:
+            baselines = _blurred(pixels, chosen["max_sigma"])
+            baseline_name = f"blur(sigma={chosen['max_sigma']:g})"
     else:
-        return _xrai(session, to_model, to_host, pixels, targets, steps, call)
+        return _xrai(session, to_model, to_host, pixels, targets, steps, chosen, call)
     attributions = to_host(result.attributions).astype(np.float32)
     return PhotoAttribution(attributions, np.asarray(baselines, np.float32), baseline_name, result)
 
@@ -233,9 +273,11 @@ def _xrai(
     pixels: np.ndarray,
     targets: list[int],
     steps: Any,
+    chosen: Mapping[str, Any],
     call: Mapping[str, Any],
 ) -> PhotoAttribution:
-    """XRAI's region map from IG with black and white baselines (Kapishnikov et al. 2019)."""
+    """XRAI's region map from IG with black and white baselines (Kapishnikov et al. 2019);
+    ``chosen`` holds its ``scales``, ``min_region_fraction`` and ``dilation_radius``."""
     from intgrad.images.xrai import xrai
 
     ig = session.attribute(
@@ -246,7 +288,14 @@ def _xrai(
         batch_size=call.get("batch_size"),
         progress=call.get("progress"),
     )
-    regions = xrai(None, pixels, attributions=to_host(ig.attributions).sum(axis=-1))
+    regions = xrai(
+        None,
+        pixels,
+        attributions=to_host(ig.attributions).sum(axis=-1),
+        scales=chosen["scales"],
+        min_region_fraction=chosen["min_region_fraction"],
+        dilation_radius=chosen["dilation_radius"],
+    )
     spread = np.repeat(regions.saliency[..., None] / 3.0, 3, axis=-1).astype(np.float32)
     half = np.full_like(pixels, 0.5)
     return PhotoAttribution(spread, half, "black+white (XRAI regions)", ig)

@@ -17,8 +17,11 @@ For token ids, :func:`deletion` with :func:`token_features` and a mask id is the
 curve in id space for a model of any framework (an Explainer with the embedding ``layer``
 lets the ids in); :func:`intgrad.text.faithfulness` keeps ERASER's comprehensiveness and
 sufficiency of :class:`~intgrad.text.TextExplanation` objects of the Hugging Face models.
+:func:`to_numpy` is the host copy the metrics make of any framework's tensor (attributions
+included), for callers that score their own attributions the same way.
 """
 
+from intgrad.metrics._common import host as to_numpy
 from intgrad.metrics.completeness import Completeness, completeness
 from intgrad.metrics.features import (
     FeatureSpec,
@@ -80,5 +83,6 @@ __all__ = [
     "road",
     "spearman",
     "ssim",
+    "to_numpy",
     "token_features",
 ]
