@@ -27,7 +27,6 @@ KNOWN_PRIVATE_IMPORTS = frozenset(
     {
         ("_cli_dataset.py", "intgrad._io.atomic_write_text"),
         ("_cli_dataset.py", "intgrad._io.atomic_writer"),
-        ("_cli_text.py", "intgrad._io.atomic_write_text"),
         ("datasets/drift.py", "intgrad._io.atomic_write_text"),
         ("datasets/job.py", "intgrad._io.atomic_write_text"),
         ("datasets/records.py", "intgrad._io.atomic_writer"),
@@ -38,13 +37,7 @@ KNOWN_PRIVATE_IMPORTS = frozenset(
         ("tabular/explain.py", "intgrad._core.targets.resolve_target"),
         ("tabular/explanation.py", "intgrad._core.result.Attribution"),
         ("tabular/models.py", "intgrad._io.atomic_writer"),
-        ("text/explain.py", "intgrad._core.session.Explainer"),
         ("text/explain.py", "intgrad._core.targets.resolve_target"),
-        ("text/explanation.py", "intgrad._core.result.Attribution"),
-        ("text/explanation.py", "intgrad._io.json_first"),
-        ("viz/_display.py", "intgrad._io.atomic_write_bytes"),
-        ("viz/figures.py", "intgrad._io.atomic_writer"),
-        ("viz/text.py", "intgrad._io.atomic_write_text"),
     }
 )
 

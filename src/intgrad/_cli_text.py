@@ -268,7 +268,7 @@ def run_text(args: argparse.Namespace) -> int:
             print(f"wrote {args.html}")
     document = json.dumps(summaries, indent=2, ensure_ascii=False)
     if args.json_file is not None:
-        from intgrad._io import atomic_write_text
+        from intgrad.io import atomic_write_text
 
         atomic_write_text(args.json_file, document + "\n")
         if not args.json:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from intgrad._core.session import Explainer
+from intgrad import Explainer
 from intgrad._core.targets import resolve_target
 from intgrad.text._calls import ModelCall, model_call
 from intgrad.text.baselines import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from intgrad._core.result import Attribution
-from intgrad._io import json_first
+from intgrad import Attribution
+from intgrad.io import json_first
 from intgrad.text.encode import Word
 
 __all__ = ["TextExplanation"]

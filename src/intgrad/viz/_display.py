@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from intgrad._io import atomic_write_bytes
+from intgrad.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -28,7 +28,7 @@ except ImportError as error:  # pragma: no cover - exercised only without matplo
         "intgrad.viz.figures needs matplotlib: pip install 'intgrad[images]' (or matplotlib)"
     ) from error
 
-from intgrad._io import atomic_writer
+from intgrad.io import atomic_writer
 from intgrad.viz.heatmaps import (
     DEFAULT_CMAP,
     DEFAULT_SIGNED_CMAP,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from intgrad._io import atomic_write_text
+from intgrad.io import atomic_write_text
 
 if TYPE_CHECKING:
     from intgrad.text.encode import Word
