@@ -80,12 +80,10 @@ def _sample_deltas(forward_func: Any, inputs: Any, sampled: Sampled) -> Any:
     """Captum's convergence delta of each sample, ``sum(φ_k) − (F(x_k) − F(x′_k))`` on the
     attributions as returned (so also without ``multiply_by_inputs``), example-major, as a
     tensor of shape (examples · samples,)."""
-    rows, ops = sampled.rows, sampled.ops
+    rows = sampled.rows
     if rows.f_input is None or rows.f_baseline is None:
         raise RuntimeError("the completeness gap was not computed")
-    parts = as_tuple(rows.attributions)
-    sums = np.sum([ops.to_host(ops.row_sums(a)) for a in parts], axis=0)
-    gaps = sums - (rows.f_input - rows.f_baseline)
+    gaps = sampled.row_sums - (rows.f_input - rows.f_baseline)
     backend, prepared = _backend_for(forward_func, _as_tuple(inputs))
     example_major = sampled.samples.example_major(gaps)
     return _native_delta(

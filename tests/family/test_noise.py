@@ -253,3 +253,19 @@ def test_every_framework_agrees_with_the_numpy_reference(framework: Any, rng: np
     np.testing.assert_allclose(
         framework.numpy(var.attributions), var_reference.attributions, rtol=1e-9
     )
+
+
+def test_a_per_example_numpy_argument_with_torch_inputs(rng: np.random.Generator):
+    torch = pytest.importorskip("torch")
+
+    def model(x: Any, scale: Any) -> Any:
+        return torch.tanh(x * torch.as_tensor(scale, dtype=x.dtype)).sum(1)
+
+    x = torch.from_numpy(_x(rng))
+    # One row per example: follows its example's copies (passed whole, (2, 1) would not
+    # broadcast against the (8, 3) rows).
+    scale = np.array([[2.0], [-0.5]])
+    kwargs: dict[str, Any] = {"attribution": "gradient", "samples": 4, "seed": 2}
+    given = noise_tunnel(model, x, additional_forward_args=scale, **kwargs)
+    native = noise_tunnel(model, x, additional_forward_args=torch.from_numpy(scale), **kwargs)
+    np.testing.assert_allclose(given.attributions.numpy(), native.attributions.numpy(), rtol=1e-12)

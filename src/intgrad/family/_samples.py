@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from intgrad._core.arguments import as_argument_tuple
+from intgrad._core.arguments import as_argument_tuple, is_host_array
 from intgrad._core.backend import Backend
 from intgrad._core.chunks import balanced_chunk_rows, default_chunk_rows
 from intgrad._core.primitives import ArrayOps
@@ -146,8 +146,7 @@ class Sampled(NamedTuple):
     Attributes:
         result: the attributions reduced per example.
         rows: the engine's (or inner method's) per-row results over the K·E rows, joined from
-            the blocks (:func:`join_rows`); its ``attributions`` are the K·E rows' own only
-            when the call kept them (``keep_rows``), else ``None``.
+            the blocks (:func:`join_rows`), without their attributions (``None``).
         samples: the expansion.
         ops: the backend's primitives, on the inputs' device.
         row_sums: shape (K·E,), float64, the sum of each row's attributions as returned.
@@ -250,13 +249,21 @@ def expand_inputs(ops: ArrayOps, inputs: Sequence[Any], rows: RowGroup) -> tuple
 
 def _per_example(value: object, is_native: Callable[[object], bool], examples: int) -> bool:
     shape: tuple[Any, ...] = tuple(getattr(value, "shape", ()))
-    return is_native(value) and len(shape) > 0 and int(shape[0]) == examples
+    arraylike = is_native(value) or is_host_array(value)
+    return arraylike and len(shape) > 0 and int(shape[0]) == examples
+
+
+def _expand_argument(ops: ArrayOps, value: Any, rows: RowGroup) -> Any:
+    if is_host_array(value):  # a NumPy argument stays NumPy, as the engine passes it
+        return value[np.asarray(rows.owners())]
+    return expand(ops, value, rows)
 
 
 def expand_arguments(
     arguments: Any, is_native: Callable[[object], bool], ops: ArrayOps, rows: RowGroup
 ) -> Any:
-    """``additional_forward_args`` with every per-example tensor expanded to the rows.
+    """``additional_forward_args`` with every per-example tensor (or numeric NumPy array)
+    expanded to the rows.
 
     The form is kept: ``None``, a tuple of arguments, or one argument. A tensor is per example
     when its first axis has E entries — the engine's own rule — and is otherwise passed whole.
@@ -264,7 +271,7 @@ def expand_arguments(
     if arguments is None:
         return None
     expanded = tuple(
-        expand(ops, a, rows) if _per_example(a, is_native, rows.examples) else a
+        _expand_argument(ops, a, rows) if _per_example(a, is_native, rows.examples) else a
         for a in as_argument_tuple(arguments)
     )
     return expanded if isinstance(arguments, tuple) else expanded[0]
@@ -486,23 +493,18 @@ def _joined(parts: Sequence[Attribution], name: str, axis: int = 0) -> np.ndarra
     return np.concatenate([np.asarray(v) for v in values], axis=axis)
 
 
-def join_rows(ops: ArrayOps, parts: Sequence[Attribution], keep: bool) -> Attribution:
-    """The blocks' results as one result over all their rows.
+def join_rows(parts: Sequence[Attribution]) -> Attribution:
+    """The blocks' results as one result over all their rows, without their attributions.
 
     Per-row fields are concatenated (``baseline_deltas`` along its rows axis), ``steps`` and
     ``forward_evaluations`` are the most of any block, and the descriptions are the first
-    block's. ``attributions`` are concatenated on the device when ``keep``, else ``None``.
+    block's; ``attributions`` is ``None`` (the blocks' were folded into running sums).
     """
     first = parts[0]
-    attributions = None
-    if keep:
-        columns = list(zip(*(as_tuple(p.attributions) for p in parts), strict=True))
-        joined = [c[0] if len(c) == 1 else ops.concat(tuple(c)) for c in columns]
-        attributions = restructure(joined, not isinstance(first.attributions, tuple))
     sums = _joined(parts, "attribution_sums")
     assert sums is not None
     return Attribution(
-        attributions=attributions,
+        attributions=None,
         delta=_joined(parts, "delta"),
         f_input=_joined(parts, "f_input"),
         f_baseline=_joined(parts, "f_baseline"),

@@ -180,7 +180,6 @@ def expected_gradients(
         return_delta=return_delta,
         multiply_by_inputs=multiply_by_inputs,
         progress=progress,
-        keep_rows=False,
     ).result
 
 
@@ -198,14 +197,13 @@ def sample_expected_gradients(
     return_delta: bool,
     multiply_by_inputs: bool,
     progress: Callable[[int, int], None] | None,
-    keep_rows: bool = True,
 ) -> Sampled:
     """:func:`expected_gradients`, with the engine's per-sample results joined from the blocks
     (for the Captum drop-in, whose convergence delta is per sample).
 
     The K·E slots run in blocks of at most ``batch_size`` (:func:`~intgrad.family._samples.
-    block_rows`); each block's attributions are folded into running sums and dropped, unless
-    ``keep_rows`` keeps every slot's (K·E rows of the inputs' size) in ``Sampled.rows``.
+    block_rows`); each block's attributions are folded into running sums and dropped
+    (``Sampled.rows.attributions`` is ``None``; ``Sampled.row_sums`` holds each slot's sum).
     """
     count = check_samples(samples)
     if not isinstance(multiply_by_inputs, bool):
@@ -252,8 +250,8 @@ def sample_expected_gradients(
         if likes is None:
             likes = take_rows(ops, slots, np.zeros(1))
         sums.append(row_sums(ops, part.attributions))
-        parts.append(part if keep_rows else dataclasses.replace(part, attributions=None))
-    per_row = join_rows(ops, parts, keep_rows)
+        parts.append(dataclasses.replace(part, attributions=None))
+    per_row = join_rows(parts)
     result = _summary(ops, moments, likes, per_row, plan, rows, single)
     return Sampled(result, per_row, plan, ops, np.concatenate(sums))
 

@@ -269,7 +269,6 @@ def noise_tunnel(
         additional_forward_args=additional_forward_args,
         progress=progress,
         options=method_options,
-        keep_rows=False,
     ).result
 
 
@@ -329,14 +328,13 @@ def sample_noise_tunnel(
     additional_forward_args: Any,
     progress: Callable[[int, int], None] | None,
     options: dict[str, Any],
-    keep_rows: bool = True,
 ) -> Sampled:
     """:func:`noise_tunnel`, with the inner method's per-copy results joined from the blocks
     (for the Captum drop-in, whose convergence delta is per sample).
 
     The K·E noisy copies run in blocks of at most ``batch_size`` copies; each block's
-    attributions are folded into running sums and dropped, unless ``keep_rows`` keeps every
-    copy's in ``Sampled.rows``.
+    attributions are folded into running sums and dropped (``Sampled.row_sums`` holds each
+    copy's sum).
     """
     method = inner_method(attribution)
     kind = _check_choice(kind, "kind", KINDS)
@@ -383,8 +381,8 @@ def sample_noise_tunnel(
         if likes is None:
             likes = take_rows(ops, rows, np.zeros(1))
         sums.append(row_sums(ops, part.attributions))
-        parts.append(part if keep_rows else dataclasses.replace(part, attributions=None))
-    per_row = join_rows(ops, parts, keep_rows)
+        parts.append(dataclasses.replace(part, attributions=None))
+    per_row = join_rows(parts)
     result = _summary(ops, moments, likes, per_row, plan, kind, single)
     return Sampled(result, per_row, plan, ops, np.concatenate(sums))
 
