@@ -7,7 +7,8 @@ is on the train split of :func:`intgrad.text.corpus.rotten_tomatoes`, determinis
 seeds, deterministic kernels, two threads); the held-out accuracy is measured on the test split
 with the merged weights, as :func:`intgrad.text.load_text_model` loads them.
 
-Run: ``.venv/bin/python scripts/train_text_model.py`` (21 minutes on two CPU cores: 1,279 s measured).
+Run: ``.venv/bin/python scripts/train_text_model.py`` (21 minutes on two CPU cores;
+1,279 s measured).
 """
 
 from __future__ import annotations

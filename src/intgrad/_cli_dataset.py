@@ -31,6 +31,7 @@ __all__ = ["add_dataset_commands", "run_dataset", "run_tabular"]
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _CHECK_ROWS = 20_000
+_PLOT_ROWS = 5_000  # points in the beeswarm and dependence plots, sampled across shards
 
 
 def _job_options(
@@ -182,7 +183,7 @@ def _save_plots(result: Any, kind: str) -> list[Path]:
 
     if kind == "columns":
         save(ImportanceDisplay.from_summary(summary), "importance.png")
-        attributions, values = result.attributions(), result.values()
+        attributions, values = result.sample(_PLOT_ROWS)  # bounded: a sample across shards
         save(BeeswarmDisplay.from_frames(attributions, values), "beeswarm.png")
         top = summary.features.ranking()[0]
         save(DependenceDisplay.from_frames(attributions, values, top), "dependence.png")

@@ -476,6 +476,9 @@ def test_the_html_report(tmp_path: Path, drifted: DriftReport) -> None:
     assert len(flagged_rows) == len(drifted.flagged) == 3
     assert "Drift detected: 3 of 5 features flagged" in text
     assert "threshold 0.9" in text
+    # The method says what jensen_shannon does: bins at the quantiles of both sketches pooled.
+    assert "quantiles of the reference and current attributions pooled" in text
+    assert "the reference's quantiles" not in text
     bars = [attrs for tag, attrs in parser.tags if tag == "rect"]
     assert len(bars) == 2 * len(drifted.rows)
 

@@ -187,3 +187,24 @@ def test_results_with_non_finite_values_are_marked_failed():
         "ValueError: the model's output or attributions are not finite",
         "ValueError: x",
     ]
+
+
+def test_a_sample_of_rows_is_bounded_spread_over_shards_and_repeatable(tmp_path):
+    data = frame(70)
+    data.loc[5, "x"] = np.nan  # a failed row is never sampled
+    result = explain_dataset(data, _task(), tmp_path, shard_size=16)
+    attributions, values = result.sample(rows=12, seed=3)
+    # 12 rows over 5 shards: 3, 3, 2, 2, 2 from shards 0..4, each within its own shard.
+    assert len(attributions) == 12 and attributions.index.equals(values.index)
+    per_shard = np.bincount(attributions.index.to_numpy() // 16, minlength=5).tolist()
+    assert per_shard == [3, 3, 2, 2, 2] and 5 not in attributions.index
+    everything = result.attributions()
+    pd.testing.assert_frame_equal(attributions, everything.loc[attributions.index])
+    pd.testing.assert_frame_equal(values, result.values().loc[values.index])
+    again = result.sample(rows=12, seed=3)[0]
+    assert again.index.tolist() == attributions.index.tolist()
+    assert result.sample(rows=12, seed=4)[0].index.tolist() != attributions.index.tolist()
+    # More rows than there are explained examples: all of them, in order.
+    pd.testing.assert_frame_equal(result.sample(rows=1000)[0], everything)
+    with pytest.raises(ValueError, match="rows must be a positive int"):
+        result.sample(rows=0)

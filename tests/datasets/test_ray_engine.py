@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from intgrad.datasets import explain_dataset
+from intgrad.datasets import FrameSource, explain_dataset
+from intgrad.datasets.job import ShardJob
 from tests.datasets.tasks import KillOnceTask, QuadraticTask, frame
 
 ray = pytest.importorskip("ray")
+
+from intgrad.datasets.ray_engine import _ShardWorker, pool_options  # noqa: E402
 
 COLUMNS = ("x", "y", "z")
 C = np.array([1.0, 2.0, 3.0])
@@ -89,3 +92,71 @@ def test_resuming_on_ray_skips_done_shards(cluster, tmp_path):
     )
     assert again.resumed == 2
     assert again.summary.to_dict() == first.summary.to_dict()
+
+
+def test_the_pool_has_one_actor_per_gpu_at_most():
+    assert pool_options(4, 10, None, 0) == {"size": 4, "num_gpus": 0}
+    assert pool_options(4, 3, None, 0) == {"size": 3, "num_gpus": 0}
+    assert pool_options(4, 10, None, 2) == {"size": 2, "num_gpus": 1}  # capped at the GPUs
+    assert pool_options(4, 1, True, 2) == {"size": 1, "num_gpus": 1}
+    assert pool_options(4, 10, False, 2) == {"size": 4, "num_gpus": 0}
+    assert pool_options(2, 10, None, 0.5) == {"size": 2, "num_gpus": 0}  # no whole GPU
+    with pytest.raises(ValueError, match="no GPU"):
+        pool_options(2, 10, True, 0)
+
+
+class _DeviceTask(QuadraticTask):
+    def __init__(self) -> None:
+        super().__init__(COLUMNS, C)
+        self.devices: list[str] = []
+
+    def use_device(self, device: str) -> None:
+        self.devices.append(device)
+
+
+@pytest.mark.parametrize(("gpu_ids", "devices"), [([], []), ([0], ["cuda"]), (["1"], ["cuda"])])
+def test_an_actor_with_a_gpu_moves_its_task_there(monkeypatch, tmp_path, gpu_ids, devices):
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: gpu_ids)
+    task = _DeviceTask()
+    _ShardWorker(ShardJob(task, FrameSource(frame(4)), (), tmp_path, {}))
+    assert task.devices == devices
+
+
+def test_asking_for_gpus_on_a_cluster_without_one_fails_at_once(cluster, tmp_path):
+    with pytest.raises(ValueError, match="use_gpu=True but the Ray cluster has no GPU"):
+        explain_dataset(
+            frame(20),
+            QuadraticTask(COLUMNS, C),
+            tmp_path,
+            shard_size=10,
+            engine="ray",
+            use_gpu=True,
+        )
+    assert not list((tmp_path / "shards").glob("part-*.parquet"))
+
+
+def test_the_adult_model_on_ray_matches_the_local_engine(cluster, tmp_path):
+    from intgrad.datasets import TabularTask
+    from intgrad.tabular import load_adult
+
+    rows = load_adult("test").head(120)
+    task = TabularTask("adult-mlp", steps=8)
+    local = explain_dataset(rows, task, tmp_path / "local", shard_size=40, cohorts=["sex"])
+    remote = explain_dataset(
+        rows, task, tmp_path / "ray", shard_size=40, cohorts=["sex"], engine="ray", workers=2
+    )
+    frames = remote.frame(), local.frame()
+    assert frames[0]["example"].tolist() == list(range(120))  # every row once, in order
+    assert remote.summary.examples == 120 and remote.summary.failed == 0
+    attributions = [f.filter(like="a:").to_numpy() for f in frames]
+    np.testing.assert_allclose(attributions[0], attributions[1], rtol=1e-5, atol=1e-7)
+    assert frames[0]["predicted_label"].tolist() == frames[1]["predicted_label"].tolist()
+    ours, theirs = local.summary, remote.summary
+    assert theirs.features.names == ours.features.names == task.columns
+    for name in ("mean", "m2", "mean_abs"):
+        np.testing.assert_allclose(
+            getattr(theirs.features, name), getattr(ours.features, name), rtol=1e-5, atol=1e-9
+        )
+    assert theirs.cohorts.keys() == ours.cohorts.keys() == {"sex=Female", "sex=Male"}
+    assert theirs.classes.keys() == ours.classes.keys()
+    np.testing.assert_array_equal(theirs.cohort("sex=Male").count, ours.cohort("sex=Male").count)

@@ -78,3 +78,16 @@ def test_image_task_keeps_reduced_maps_and_records_unreadable_files(tmp_path):
     assert summary.metadata["map_shape"] == [7, 7]
     assert sum(s.count[0] for s in summary.classes.values()) == 2
     assert Path(result.shards[0]).exists()
+
+
+def test_a_tabular_task_moves_its_torch_model_and_builds_a_new_session():
+    from intgrad.datasets import TabularTask
+
+    task = TabularTask("adult-mlp")
+    shared = task.model
+    assert task.session(lambda: "built on the cpu") == "built on the cpu"
+    task.use_device("meta")  # a device every torch build has: the parameters move there
+    assert {p.device.type for p in task.model.module.parameters()} == {"meta"}
+    assert {p.device.type for p in shared.module.parameters()} == {"cpu"}  # a copy moved
+    assert task.model.schema is shared.schema and task.model.labels == shared.labels
+    assert task.session(lambda: "built again") == "built again"

@@ -5,8 +5,10 @@ compared on what the model *relies on*, not on the inputs. Per feature (the unio
 summaries' names):
 
 - ``js``: the Jensen–Shannon divergence (base 2, in [0, 1]; Lin 1991) of the two attribution
-  distributions, binned at the reference's quantiles — the distance production monitors put on
-  a feature's distribution (Vertex AI Model Monitoring uses it for numeric features);
+  distributions, binned at the quantiles of both summaries' sketches pooled (equal-mass bins
+  of reference and current together, so a point mass that moves still changes bins) — the
+  distance production monitors put on a feature's distribution (Vertex AI Model Monitoring
+  uses it for numeric features);
 - ``mean_abs_change``: the relative change of mean ``|a|``, ``(cur − ref) / ref``. At
   ``ref = 0`` it is 0 when ``cur = 0`` too and ``+inf`` otherwise (a feature that never
   mattered and now does breaches any threshold); JSON has no infinity, so ``to_dict`` writes
@@ -539,7 +541,7 @@ class DriftReport:
         ndcg: the nDCG of the current ranking against the reference's (see :func:`ndcg`).
         thresholds: what counted as drift.
         reference, current: the two compared summaries.
-        bins: reference quantile bins of the JS divergence.
+        bins: bins of the JS divergence, at the quantiles of both sketches pooled.
         top_k: rank positions the nDCG counted (None: all).
         group: the compared group (None: all examples).
     """
@@ -700,7 +702,8 @@ def compare(
         reference, current: :class:`DatasetSummary` objects, or paths to a job directory or a
             ``summary.json``.
         thresholds: what counts as drift (default :class:`DriftThresholds()`).
-        bins: reference quantile bins of each feature's JS divergence (>= 1).
+        bins: bins of each feature's JS divergence (>= 1), at the quantiles of the reference
+            and current sketches pooled.
         top_k: rank positions the nDCG counts (>= 1), or None for all features.
         group: None for all examples, ``"cohort:NAME"`` or ``"class:LABEL"`` for that group.
 
@@ -1124,7 +1127,8 @@ def _method_section(report: DriftReport) -> str:
     return (
         '<section class="method"><h2>How this is computed</h2>'
         f"<p>Compared: {group}. <b>JS divergence</b>: Jensen–Shannon divergence (base 2, 0 to 1) "
-        f"of each feature's attributions, in {report.bins} bins at the reference's quantiles. "
+        f"of each feature's attributions, in {report.bins} bins at the quantiles of the "
+        "reference and current attributions pooled. "
         "<b>change</b>: (current − reference) / reference of mean |a|. <b>mean shift (z)</b>: "
         "the change of the signed mean over the standard error of the difference. "
         "<b>nDCG</b>: <code>DCG / IDCG</code> with <code>DCG = Σ<sub>i</sub> a(f′<sub>i</sub>)"

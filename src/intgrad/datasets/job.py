@@ -19,16 +19,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from intgrad._io import atomic_write_text
 from intgrad.datasets.records import (
     ATTRIBUTION_PREFIX,
     VALUE_PREFIX,
     Cohort,
+    ExampleResults,
     cohort_membership,
     cohort_names,
     read_shard,
@@ -100,8 +104,12 @@ class ShardJob:
     def run(self, shard: Shard) -> Path:
         """Explain one shard and write its file; a shard already written is left as it is."""
         path = shard_path(self.directory, shard.index)
-        if path.exists():
-            return path
+        if not path.exists():
+            self.write(shard, *self.explain(shard))
+        return path
+
+    def explain(self, shard: Shard) -> tuple[ExampleResults, DatasetSummary]:
+        """One shard's results (non-finite ones marked failed) and their summary."""
         batch = self.source.read(shard.start, shard.stop)
         results = self.task.explain(batch)
         if len(results.errors) != len(batch.ids):
@@ -110,9 +118,41 @@ class ShardJob:
             )
         reject_non_finite(results)
         members = cohort_membership(self.cohorts, batch.frame, len(batch.ids))
-        summary = summarise(results, members, self.metadata)
-        write_shard(path, results, summary, shard.as_dict())
-        return path
+        return results, summarise(results, members, self.metadata)
+
+    def write(self, shard: Shard, results: ExampleResults, summary: DatasetSummary) -> None:
+        """Write one explained shard's file (atomically: it appears whole or not at all)."""
+        write_shard(shard_path(self.directory, shard.index), results, summary, shard.as_dict())
+
+
+def run_local(
+    job: ShardJob, shards: Sequence[Shard], done: Callable[[Shard], None]
+) -> dict[int, DatasetSummary]:
+    """Explain ``shards`` (not written yet) in order in this process; their summaries by index.
+
+    Each shard's file is written by a second thread while the next shard is explained: the
+    write waits mostly on the disk (two fsyncs per shard), so overlapping it keeps the model
+    busy. At most one write is pending, so two shards are held at a time. A shard counts as
+    done (``done(shard)``) once its file is in place; the files are the same as written one
+    after the other.
+    """
+    summaries: dict[int, DatasetSummary] = {}
+    pending: tuple[Shard, Future[None]] | None = None
+
+    def finish(write: tuple[Shard, Future[None]]) -> None:
+        write[1].result()  # a failed write raises here
+        done(write[0])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intgrad-shard-writer") as writer:
+        for shard in shards:
+            results, summary = job.explain(shard)
+            if pending is not None:
+                finish(pending)
+            pending = (shard, writer.submit(job.write, shard, results, summary))
+            summaries[shard.index] = summary
+        if pending is not None:
+            finish(pending)
+    return summaries
 
 
 @dataclass(frozen=True)
@@ -158,6 +198,45 @@ class DatasetResult:
         out.index = explained["example"].to_numpy()
         out.index.name = "example"
         return out
+
+    def sample(self, rows: int = 5000, seed: int = 0) -> tuple[Any, Any]:
+        """At most ``rows`` explained examples, drawn across the shards: their attributions
+        and their feature values, as :meth:`attributions` and :meth:`values` give them (on the
+        examples' index), for plots that need points rather than a summary.
+
+        Shards are read one at a time, so memory holds a shard and the sample, never the
+        dataset. Shard ``i`` of ``n`` gives ``rows // n`` of its explained examples (one more
+        for the first ``rows % n``), drawn without replacement by a generator seeded with
+        ``(seed, i)``: the same sample every time. A shard with fewer gives all it has.
+        """
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"rows must be a positive int, got {rows!r}")
+        names = pq.read_schema(self.shards[0]).names if self.shards else []
+        chosen = [c for c in names if c.startswith((ATTRIBUTION_PREFIX, VALUE_PREFIX))]
+        parts = []
+        for i, path in enumerate(self.shards):
+            quota = rows // len(self.shards) + (1 if i < rows % len(self.shards) else 0)
+            if quota == 0:
+                continue
+            shard = read_shard(path, ["example", "error", *chosen])
+            explained = shard[shard["error"].isna()]
+            if len(explained) > quota:
+                picked = np.random.default_rng((seed, i)).choice(len(explained), quota, False)
+                explained = explained.iloc[np.sort(picked)]
+            parts.append(explained)
+        frame = pd.concat(parts) if parts else pd.DataFrame(columns=["example", *chosen])
+
+        def prefixed(prefix: str) -> Any:
+            columns = [c for c in chosen if c.startswith(prefix)]
+            out = frame[columns].rename(columns=lambda c: c[len(prefix) :])
+            out.index = frame["example"].to_numpy()
+            out.index.name = "example"
+            return out
+
+        return prefixed(ATTRIBUTION_PREFIX), prefixed(VALUE_PREFIX)
 
     def attributions(self) -> Any:
         """Explained examples' attributions: a DataFrame (examples × features).
@@ -321,15 +400,14 @@ def explain_dataset(
     todo = job.missing(shards)
     done = len(shards) - len(todo)
     report = _Report(progress, len(source), len(source) - sum(s.stop - s.start for s in todo))
+    written: dict[int, DatasetSummary] = {}
     if engine == "local":
-        for shard in todo:
-            job.run(shard)
-            report(shard.stop - shard.start)
+        written = run_local(job, todo, lambda shard: report(shard.stop - shard.start))
     else:
         from intgrad.datasets.ray_engine import run_on_ray
 
         run_on_ray(job, todo, workers, use_gpu, report)
-    summary = merge_shards(directory, shards, job.metadata)
+    summary = merge_shards(directory, shards, job.metadata, written)
     summary.save(directory / SUMMARY_FILE)
     paths = tuple(shard_path(directory, s.index) for s in shards)
     return DatasetResult(directory, summary, paths, done)
@@ -348,17 +426,30 @@ class _Report:
 
 
 def merge_shards(
-    directory: Path, shards: Sequence[Shard], metadata: dict[str, Any]
+    directory: Path,
+    shards: Sequence[Shard],
+    metadata: dict[str, Any],
+    written: Mapping[int, DatasetSummary] | None = None,
 ) -> DatasetSummary:
-    """The fold, in shard order, of every shard's summary; every shard must be there once."""
+    """The fold, in shard order, of every shard's summary; every shard must be there once.
+
+    ``written``: summaries by shard index that this process has just written, used instead of
+    reading their files' footers back (the same numbers: a stored summary is exact JSON).
+    """
     merged = DatasetSummary(metadata=metadata)
     for shard in shards:
-        path = shard_path(directory, shard.index)
-        if not path.exists():
-            raise RuntimeError(f"shard {shard.index} of the job in {str(directory)!r} is missing")
-        summary, stored = read_shard_summary(path)
-        if stored != shard.as_dict():
-            raise RuntimeError(f"{str(path)!r} holds shard {stored}, expected {shard.as_dict()}")
+        summary = None if written is None else written.get(shard.index)
+        if summary is None:
+            path = shard_path(directory, shard.index)
+            if not path.exists():
+                raise RuntimeError(
+                    f"shard {shard.index} of the job in {str(directory)!r} is missing"
+                )
+            summary, stored = read_shard_summary(path)
+            if stored != shard.as_dict():
+                raise RuntimeError(
+                    f"{str(path)!r} holds shard {stored}, expected {shard.as_dict()}"
+                )
         merged = merged.merge(summary)
     merged.metadata = metadata
     return merged

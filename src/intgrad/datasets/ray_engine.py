@@ -2,7 +2,8 @@
 
 The shards still to do become a Ray dataset of ``{"index", "start", "stop"}`` rows, mapped
 with an :class:`~ray.data.ActorPoolStrategy`: each actor holds one task (so one explanation
-session, and a GPU when the cluster has them), reads its shards from the source itself and
+session, and a GPU when the cluster has them: its task's model is moved there, and the pool has
+at most one actor per GPU), reads its shards from the source itself and
 writes each shard's file atomically. A shard's file is the only record of its work, so an actor
 killed mid-shard leaves nothing behind; Ray restarts the actor and retries the shard, and any
 shard still missing after the pass is run again — every example lands exactly once.
@@ -23,7 +24,13 @@ import numpy as np
 
 from intgrad.datasets.job import Shard, ShardJob
 
-__all__ = ["LOCAL_CLUSTER_ENV", "local_cluster_options", "run_on_ray"]
+__all__ = [
+    "LOCAL_CLUSTER_ENV",
+    "actor_device",
+    "local_cluster_options",
+    "pool_options",
+    "run_on_ray",
+]
 
 LOCAL_CLUSTER_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -57,10 +64,18 @@ def local_cluster_options(workers: int) -> dict[str, Any]:
 
 
 class _ShardWorker:
-    """A Ray Data actor: one job (so one explanation session) explaining shard after shard."""
+    """A Ray Data actor: one job (so one explanation session) explaining shard after shard.
+
+    An actor given a GPU by Ray (``CUDA_VISIBLE_DEVICES`` names it, so it is ``"cuda"``) moves
+    its task's model there before the first shard, when the task can (``use_device``).
+    """
 
     def __init__(self, job: ShardJob) -> None:
         self.job = job
+        device = actor_device(_ray().get_gpu_ids())
+        use_device = getattr(job.task, "use_device", None)
+        if device is not None and use_device is not None:
+            use_device(device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         for index, start, stop in zip(batch["index"], batch["start"], batch["stop"], strict=True):
@@ -68,8 +83,34 @@ class _ShardWorker:
         return {"index": np.asarray(batch["index"], np.int64)}
 
 
-def _has_gpu(ray: Any) -> bool:
-    return float(ray.cluster_resources().get("GPU", 0)) >= 1
+def actor_device(gpu_ids: Sequence[Any]) -> str | None:
+    """The torch device of an actor holding the GPUs ``ray.get_gpu_ids()`` lists, or None."""
+    return "cuda" if len(gpu_ids) else None
+
+
+def pool_options(
+    workers: int, shards: int, use_gpu: bool | None, cluster_gpus: float
+) -> dict[str, int]:
+    """The actor pool's ``size`` and each actor's ``num_gpus``.
+
+    Args:
+        workers: actors asked for.
+        shards: shards to explain (no more actors than shards).
+        use_gpu: give each actor a whole GPU; ``None``: when the cluster has one.
+        cluster_gpus: the cluster's GPUs (``ray.cluster_resources()["GPU"]``).
+
+    With GPUs the pool has at most one actor per GPU: an actor that waits for a GPU no one
+    frees would stall the job.
+
+    Raises:
+        ValueError: ``use_gpu=True`` on a cluster without a GPU.
+    """
+    gpus = int(cluster_gpus)
+    gpu = gpus >= 1 if use_gpu is None else bool(use_gpu)
+    if gpu and gpus < 1:
+        raise ValueError("use_gpu=True but the Ray cluster has no GPU")
+    size = min(workers, shards, gpus) if gpu else min(workers, shards)
+    return {"size": max(1, size), "num_gpus": 1 if gpu else 0}
 
 
 def run_on_ray(
@@ -124,7 +165,8 @@ def _run_passes(
     use_gpu: bool | None,
     report: Callable[[int], None],
 ) -> None:
-    gpu = _has_gpu(ray) if use_gpu is None else bool(use_gpu)
+    cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
+    pool_options(workers, len(shards), use_gpu, cluster_gpus)  # refuse a GPU job without GPUs
     sizes = {s.index: s.stop - s.start for s in shards}
     failure: BaseException | None = None
     for _ in range(_PASSES):
@@ -132,13 +174,14 @@ def _run_passes(
         if not todo:
             return
         rows = [{"index": s.index, "start": s.start, "stop": s.stop} for s in todo]
+        pool = pool_options(workers, len(rows), use_gpu, cluster_gpus)
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             _ShardWorker,
             fn_constructor_args=(job,),
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(workers, len(rows))),
+            compute=ray.data.ActorPoolStrategy(size=pool["size"]),
             num_cpus=1,
-            num_gpus=1 if gpu else 0,
+            num_gpus=pool["num_gpus"],
         )
         try:
             for row in dataset.iter_rows():

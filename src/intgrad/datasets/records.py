@@ -234,6 +234,8 @@ def _parquet_column(series: Any) -> Any:
 
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(series.dtype, pd.StringDtype):  # already text: no per-value conversion
+        return pa.array(series, type=pa.string(), from_pandas=True)
     return pa.array(series.astype("string").to_numpy(dtype=object, na_value=None), pa.string())
 
 

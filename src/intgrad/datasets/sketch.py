@@ -119,11 +119,10 @@ class QuantileSketch:
                 "cannot merge sketches of different relative accuracy "
                 f"({self.relative_accuracy} and {other.relative_accuracy})"
             )
-        merged = QuantileSketch(self.relative_accuracy, dict(self.counts))
-        merged.add_counts(
-            np.array(list(other.counts), dtype=np.int64), np.array(list(other.counts.values()))
-        )
-        return merged
+        counts = dict(self.counts)
+        for bucket, number in other.counts.items():
+            counts[bucket] = counts.get(bucket, 0) + number
+        return QuantileSketch(self.relative_accuracy, counts)
 
     def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
         ids = np.array(sorted(self.counts), dtype=np.int64)
@@ -159,11 +158,11 @@ class QuantileSketch:
         return cumulative[below] / counts.sum()
 
     def to_dict(self) -> dict[str, Any]:
-        ids, counts = self._sorted()
+        ids = sorted(self.counts)
         return {
             "relative_accuracy": self.relative_accuracy,
-            "ids": ids.tolist(),
-            "counts": counts.tolist(),
+            "ids": ids,
+            "counts": [self.counts[i] for i in ids],
         }
 
     @classmethod

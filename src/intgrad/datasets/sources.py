@@ -7,16 +7,26 @@ A source's ``fingerprint`` identifies its content, so a resumed job refuses a ch
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Batch", "CsvSource", "ExampleSource", "FrameSource", "SequenceSource", "as_source"]
+__all__ = [
+    "CHECKPOINT_ROWS",
+    "Batch",
+    "CsvSource",
+    "ExampleSource",
+    "FrameSource",
+    "SequenceSource",
+    "as_source",
+]
 
 _HASH_BLOCK = 1 << 20
 
@@ -85,9 +95,20 @@ class FrameSource:
 class CsvSource:
     """The rows of a CSV file with a header, read a shard at a time (ids are row numbers).
 
-    Opening it streams the file once (in 1 MiB blocks) to count its rows and hash its bytes;
-    ``read`` parses only the rows asked for. Values keep pandas' per-shard type inference:
-    a tabular schema converts them and reports what it cannot.
+    Opening it streams the file once (in 1 MiB blocks) to count its lines and hash its bytes,
+    then finds where records start: every :data:`CHECKPOINT_ROWS`-th record's byte offset is
+    kept (a field in quotes may hold line breaks, so records are found with the ``csv``
+    module wherever a quote appears). ``read`` seeks to the nearest checkpoint at or before
+    its first row, steps over at most ``CHECKPOINT_ROWS − 1`` records, and parses only the
+    rows asked for: a late shard costs what an early one does, in time and memory. With a
+    read option that may change where records start (``comment``, ``skiprows``, a regular
+    expression or whitespace as separator, a multi-byte encoding, ...), rows are located by
+    pandas' ``skiprows`` instead, which re-reads the rows before a shard. Values keep pandas'
+    per-shard type inference: a tabular schema converts them and reports what it cannot.
+
+    Args:
+        path: the CSV file.
+        read_options: passed to :func:`pandas.read_csv` (``sep``, ``encoding``, ...).
     """
 
     def __init__(self, path: str | os.PathLike[str], **read_options: Any) -> None:
@@ -98,27 +119,63 @@ class CsvSource:
         self._digest, lines = _scan(self.path)
         if lines == 0:
             raise ValueError(f"{str(self.path)!r} is empty: a CSV file needs a header row")
-        self.columns = self._read_rows(0, 0).columns
+        self.columns = self._parse(self._skipping_rows(0, 0)).columns
         self._rows = self._count_rows()
         if self._rows == 0:
             raise ValueError(f"{str(self.path)!r} has a header but no rows")
+        self._dialect = _record_dialect(read_options)
+        self._offsets: np.ndarray | None = None
+        if self._dialect is not None:
+            found = _checkpoints(self.path, self._dialect, CHECKPOINT_ROWS)
+            # pandas decides what a row is: offsets whose count disagrees with it are not used.
+            if found is not None and found[1] == self._rows:
+                self._offsets = found[0]
 
-    def _read_rows(self, start: int, count: int | None) -> Any:
+    @property
+    def seeks(self) -> bool:
+        """Whether ``read`` seeks to its rows (else pandas skips the rows before them)."""
+        return self._offsets is not None
+
+    def _parse(self, read: Callable[[], Any]) -> Any:
         import pandas as pd
 
         try:
-            return pd.read_csv(
-                self.path,
-                skiprows=range(1, start + 1) if start else None,
-                nrows=count,
-                **self.read_options,
-            )
+            return read()
         except pd.errors.EmptyDataError:
             raise ValueError(
                 f"{str(self.path)!r} is empty: a CSV file needs a header row"
             ) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot parse {str(self.path)!r} as CSV: {error}") from None
+
+    def _skipping_rows(self, start: int, count: int | None) -> Callable[[], Any]:
+        import pandas as pd
+
+        return lambda: pd.read_csv(
+            self.path,
+            skiprows=range(1, start + 1) if start else None,
+            nrows=count,
+            **self.read_options,
+        )
+
+    def _seeking(self, start: int, count: int) -> Callable[[], Any]:
+        import pandas as pd
+
+        assert self._offsets is not None and self._dialect is not None
+        checkpoint = start // CHECKPOINT_ROWS
+        offsets, dialect = self._offsets, self._dialect
+
+        def read() -> Any:
+            with self.path.open("rb") as handle:
+                handle.seek(int(offsets[checkpoint]))
+                skip = start - checkpoint * CHECKPOINT_ROWS
+                if skip:
+                    handle.seek(_offset_after(handle, dialect, skip))
+                return pd.read_csv(
+                    handle, header=None, names=list(self.columns), nrows=count, **self.read_options
+                )
+
+        return read
 
     def _count_rows(self) -> int:
         import pandas as pd
@@ -138,7 +195,9 @@ class CsvSource:
         return self._rows
 
     def read(self, start: int, stop: int) -> Batch:
-        rows = self._read_rows(start, stop - start)
+        count = stop - start
+        read = self._seeking(start, count) if self.seeks else self._skipping_rows(start, count)
+        rows = self._parse(read)
         rows.index = range(start, start + len(rows))
         if len(rows) != stop - start:
             raise ValueError(f"{str(self.path)!r} changed while it was read (rows {start}–{stop})")
@@ -158,6 +217,172 @@ def _scan(path: Path) -> tuple[str, int]:
     if last != b"\n":
         lines += 1
     return digest.hexdigest(), lines
+
+
+CHECKPOINT_ROWS = 1024
+"""A CSV source keeps the byte offset of every this many rows (8 bytes per 1,024 rows)."""
+
+# read_csv options that change values, not where records start or which are rows.
+_ROW_NEUTRAL_OPTIONS = frozenset(
+    {
+        "sep",
+        "delimiter",
+        "quotechar",
+        "doublequote",
+        "escapechar",
+        "encoding",
+        "encoding_errors",
+        "dtype",
+        "converters",
+        "true_values",
+        "false_values",
+        "na_values",
+        "keep_default_na",
+        "na_filter",
+        "skipinitialspace",
+        "thousands",
+        "decimal",
+        "parse_dates",
+        "date_format",
+        "dayfirst",
+        "dtype_backend",
+        "low_memory",
+        "float_precision",
+        "engine",
+    }
+)
+# Encodings in which every ASCII byte stands for its ASCII character (codecs' names).
+_ASCII_COMPATIBLE = frozenset(
+    {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "iso8859-15", "cp1252"}
+)
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """How records are delimited: what the ``csv`` module needs to find where each one ends."""
+
+    delimiter: str
+    quotechar: str
+    doublequote: bool
+    escapechar: str | None
+    encoding: str
+    errors: str
+
+
+def _single_ascii(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 1 and value.isascii() and value not in "\r\n"
+
+
+def _record_dialect(options: dict[str, Any]) -> _Dialect | None:
+    """The dialect of ``read_csv(**options)`` if records can be found without pandas, else None."""
+    if not set(options) <= _ROW_NEUTRAL_OPTIONS or ("sep" in options and "delimiter" in options):
+        return None
+    if options.get("engine", "c") != "c":
+        return None
+    delimiter = options.get("sep", options.get("delimiter", ","))
+    quotechar = options.get("quotechar", '"')
+    escapechar = options.get("escapechar")
+    # Whitespace separators and regular expressions follow pandas' own rules for blank lines.
+    if not _single_ascii(delimiter) or delimiter in " \t" or not _single_ascii(quotechar):
+        return None
+    if escapechar is not None and not _single_ascii(escapechar):
+        return None
+    try:
+        encoding = codecs.lookup(options.get("encoding") or "utf-8").name
+    except LookupError:
+        return None
+    if encoding not in _ASCII_COMPATIBLE:
+        return None
+    errors = str(options.get("encoding_errors", "strict"))
+    return _Dialect(
+        delimiter, quotechar, bool(options.get("doublequote", True)), escapechar, encoding, errors
+    )
+
+
+class _LineFeed:
+    """The lines of one record for ``csv.reader``, decoded, counting the bytes they take."""
+
+    def __init__(self, first: bytes, rest: Iterator[bytes], dialect: _Dialect) -> None:
+        self.pending: bytes | None = first
+        self.rest, self.dialect, self.consumed = rest, dialect, 0
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.pending if self.pending is not None else next(self.rest)
+        self.pending = None
+        self.consumed += len(line)
+        return line.decode(self.dialect.encoding, self.dialect.errors)
+
+
+def _records(handle: Any, dialect: _Dialect) -> Iterator[tuple[int, bool]]:
+    """For each record from ``handle``'s position: (its length in bytes, whether it is blank).
+
+    A line with no quote (or escape) character is one record; one with a quote goes through
+    ``csv.reader``, which takes as many more lines as its quoted fields span. A blank line
+    (spaces and tabs at most) is a record pandas skips.
+
+    Raises:
+        csv.Error, UnicodeDecodeError: where the csv module cannot read a record.
+    """
+    specials = [dialect.quotechar.encode("ascii")]
+    if dialect.escapechar is not None:
+        specials.append(dialect.escapechar.encode("ascii"))
+    lines: Iterator[bytes] = iter(handle)
+    for line in lines:
+        if not any(special in line for special in specials):
+            yield len(line), not line.rstrip(b"\r\n").strip(b" \t")
+            continue
+        feed = _LineFeed(line, lines, dialect)
+        reader = csv.reader(
+            feed,
+            delimiter=dialect.delimiter,
+            quotechar=dialect.quotechar,
+            doublequote=dialect.doublequote,
+            escapechar=dialect.escapechar,
+            strict=False,
+        )
+        try:
+            next(reader)
+        except StopIteration:  # the file ended inside the record
+            return
+        yield feed.consumed, False
+
+
+def _checkpoints(path: Path, dialect: _Dialect, every: int) -> tuple[np.ndarray, int] | None:
+    """The byte offset of data rows 0, ``every``, 2 × ``every``, ... and the number of rows.
+
+    ``None`` when the csv module cannot read the file (pandas then reports what is wrong).
+    """
+    offsets: list[int] = []
+    position, rows, header = 0, 0, False
+    try:
+        with path.open("rb") as handle:
+            for size, blank in _records(handle, dialect):
+                if not blank and not header:
+                    header = True
+                elif not blank:
+                    if rows % every == 0:
+                        offsets.append(position)
+                    rows += 1
+                position += size
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    return np.asarray(offsets, dtype=np.int64), rows
+
+
+def _offset_after(handle: Any, dialect: _Dialect, rows: int) -> int:
+    """The byte offset just past the next ``rows`` data rows from ``handle``'s position."""
+    position = handle.tell()
+    for size, blank in _records(handle, dialect):
+        if rows == 0 and not blank:
+            return position
+        position += size
+        rows -= 0 if blank else 1
+    if rows:
+        raise ValueError("the CSV file is shorter than when it was opened")
+    return position
 
 
 class SequenceSource:

@@ -215,23 +215,22 @@ def _sketches(
     size: int, features: np.ndarray, values: np.ndarray, relative_accuracy: float
 ) -> tuple[QuantileSketch, ...]:
     """One sketch per feature, built with one ``np.unique`` over (feature, bucket) keys."""
-    sketches = tuple(QuantileSketch(relative_accuracy) for _ in range(size))
-    if not values.size:
-        return sketches
-    ids = bucket_ids(values, relative_accuracy)
-    # One int64 key per observation: the feature above, the bucket id (shifted ≥ 0) below.
-    shift = int(np.abs(ids).max()) + 1
-    keys, counts = np.unique(features * (2 * shift + 1) + (ids + shift), return_counts=True)
-    owners, buckets = np.divmod(keys, 2 * shift + 1)
-    boundaries = np.flatnonzero(np.diff(owners)) + 1
-    for owner, group, group_counts in zip(
-        owners[np.r_[0, boundaries]],
-        np.split(buckets - shift, boundaries),
-        np.split(counts, boundaries),
-        strict=True,
-    ):
-        sketches[int(owner)].add_counts(group, group_counts)
-    return sketches
+    by_feature: list[dict[int, int]] = [{} for _ in range(size)]
+    if values.size:
+        ids = bucket_ids(values, relative_accuracy)
+        # One int64 key per observation: the feature above, the bucket id (shifted ≥ 0) below.
+        shift = int(np.abs(ids).max()) + 1
+        keys, counts = np.unique(features * (2 * shift + 1) + (ids + shift), return_counts=True)
+        owners, buckets = np.divmod(keys, 2 * shift + 1)
+        boundaries = np.flatnonzero(np.diff(owners)).tolist()
+        starts, stops = [0, *(b + 1 for b in boundaries)], [*(b + 1 for b in boundaries), None]
+        bucket_list, count_list = (buckets - shift).tolist(), counts.tolist()
+        for start, stop in zip(starts, stops, strict=True):
+            owner = int(owners[start])
+            by_feature[owner] = dict(
+                zip(bucket_list[start:stop], count_list[start:stop], strict=True)
+            )
+    return tuple(QuantileSketch(relative_accuracy, counts) for counts in by_feature)
 
 
 def _combined(

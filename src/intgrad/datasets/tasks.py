@@ -14,6 +14,7 @@ time to find the culprit. Non-finite outputs are caught once for every task, by
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -329,6 +330,23 @@ class TabularTask(_Lazy):
     def columns(self) -> tuple[str, ...]:
         return tuple(self.model.schema.columns)
 
+    def use_device(self, device: str) -> None:
+        """Run a torch model on ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``) from now on.
+
+        The task takes a copy of its model on ``device`` (the model it was given, perhaps the
+        process's shared embedded one, stays where it is) and builds its session again; the
+        rows follow the model's device. A Keras or JAX model is left where its framework
+        placed it.
+        """
+        if self.model.framework != "torch":
+            return
+        import copy
+
+        module = copy.deepcopy(self.model.module).to(device)
+        with self._lock:
+            self.model = dataclasses.replace(self.model, module=module)
+            self._session = None
+
     def settings(self) -> dict[str, Any]:
         return {
             "task": "tabular",
@@ -353,9 +371,12 @@ class TabularTask(_Lazy):
         results.values = frame.reindex(columns=list(self.columns))
         explainer = self.session(lambda: TabularExplainer(self.model, background=self.background))
 
+        labels = list(self.model.labels)
+
         def explain(indices: list[int]) -> None:
-            explained = explainer.explain(
-                frame.iloc[indices],
+            every = len(indices) == len(frame)  # the common case: no copy of the rows
+            explained = explainer.explain_arrays(
+                frame if every else frame.iloc[indices],
                 target=self.target,
                 baseline=self.baseline,
                 steps=self.steps,
@@ -364,19 +385,17 @@ class TabularTask(_Lazy):
             )
             assert results.attributions is not None
             rows = np.asarray(indices)
-            results.attributions[rows] = explained.attributions[list(self.columns)].to_numpy()
-            results.target[rows] = explained.target.to_numpy()
-            results.predicted[rows] = explained.predicted.to_numpy()
-            for name, values in (
-                ("f_input", explained.f_input),
-                ("f_baseline", explained.f_baseline),
-                ("delta", explained.delta),
+            results.attributions[rows] = explained.attributions
+            results.target[rows] = explained.target
+            results.predicted[rows] = explained.predicted
+            results.f_input[rows] = explained.f_input
+            results.f_baseline[rows] = explained.f_baseline
+            results.delta[rows] = explained.delta
+            for row, target, predicted in zip(
+                indices, explained.target.tolist(), explained.predicted.tolist(), strict=True
             ):
-                getattr(results, name)[rows] = values.to_numpy(np.float64)
-            labels = list(self.model.labels)
-            for row in indices:
-                results.target_label[row] = labels[results.target[row]]
-                results.predicted_label[row] = labels[results.predicted[row]]
+                results.target_label[row] = labels[target]
+                results.predicted_label[row] = labels[predicted]
 
         try:  # the common case, every row readable: one call, the schema's checks not repeated
             explain(list(range(len(frame))))

@@ -111,16 +111,16 @@ def _schema_vector(schema: TabularSchema, statistic: str) -> np.ndarray:
 
 
 def _background_vector(schema: TabularSchema, background: Background, statistic: str) -> np.ndarray:
-    encoded = background.encoded.astype(np.float64)
+    encoded = background.encoded
     if statistic == "mean":
-        return encoded.mean(axis=0)
+        return encoded.astype(np.float64).mean(axis=0)
     vector = np.empty(schema.width)
+    counts = encoded.sum(axis=0, dtype=np.float64)  # one-hot columns: exact category counts
     for feature, indices in zip(schema.features, schema.groups.values(), strict=True):
-        block = encoded[:, list(indices)]
         if isinstance(feature, CategoricalColumn):
-            vector[list(indices)] = np.eye(feature.width)[int(np.argmax(block.sum(axis=0)))]
+            vector[list(indices)] = np.eye(feature.width)[int(np.argmax(counts[list(indices)]))]
         else:
-            vector[list(indices)] = np.median(block[:, 0])
+            vector[indices[0]] = np.median(encoded[:, indices[0]].astype(np.float64))
     return vector
 
 

@@ -17,7 +17,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from intgrad.tabular.schema import TabularSchema
 
 __all__ = [
     "TABULAR_OUTPUTS",
+    "RowAttributions",
     "TabularExplainer",
     "as_frame",
     "default_batch_size",
@@ -148,6 +149,38 @@ def _merge_references(
     )
 
 
+class RowAttributions(NamedTuple):
+    """What :meth:`TabularExplainer.explain_arrays` returns: one entry per row, in row order.
+
+    Attributes:
+        attributions: shape (rows, source columns), float64: the attributions per source
+            column (a one-hot group summed), in the schema's column order.
+        target, predicted: shape (rows,), int64: the explained and the most probable class.
+        f_input, f_baseline, delta: shape (rows,), float64: F(x), F(x′) (the mean over the
+            references of a sampled baseline) and the completeness gap.
+    """
+
+    attributions: np.ndarray
+    target: np.ndarray
+    predicted: np.ndarray
+    f_input: np.ndarray
+    f_baseline: np.ndarray
+    delta: np.ndarray
+
+
+class _Run(NamedTuple):
+    """One explanation call's inputs and raw result, before it is shaped into frames."""
+
+    frame: pd.DataFrame
+    logits: np.ndarray
+    labels: tuple[str, ...]
+    targets: np.ndarray
+    baseline: TabularBaseline
+    per_reference: np.ndarray
+    raw: Attribution
+    seconds: float
+
+
 class TabularExplainer:
     """Integrated Gradients of one tabular classifier, for many calls.
 
@@ -190,6 +223,7 @@ class TabularExplainer:
         self._background_frame = frame
         self._background: Background | None = None
         self._statistics: dict[str, TabularBaseline] = {}
+        self._groups: np.ndarray | None = None
         self._lock = threading.Lock()
 
     def background(self) -> Background | None:
@@ -257,6 +291,31 @@ class TabularExplainer:
         per_reference = to_numpy(result.attributions).astype(np.float64)
         return per_reference.reshape(count, rows, -1), result
 
+    def _run(
+        self,
+        data: object,
+        target: Target | Sequence[Target] | np.ndarray,
+        baseline: object,
+        steps: int | Literal["auto"],
+        method: str | None,
+        batch_size: int | None,
+        seed: int | None,
+        feature_names: Sequence[str] | None,
+    ) -> _Run:
+        """Encode the rows, pick their targets and make the one attribution call."""
+        frame = as_frame(data, self.schema, feature_names)
+        encoded = self.schema.encode(frame)
+        logits = self._logits(encoded)
+        labels = self._labels(logits.shape[1])
+        targets = _targets(target, np.argmax(logits, axis=1), labels)
+        resolved = self.baseline(baseline, seed)
+        rows_per_call = default_batch_size(self.schema.width) if batch_size is None else batch_size
+        options = {"steps": steps, "method": method, "batch_size": rows_per_call}
+        started = time.perf_counter()
+        per_reference, raw = self._attribute(encoded, targets, resolved, options)
+        seconds = time.perf_counter() - started
+        return _Run(frame, logits, labels, targets, resolved, per_reference, raw, seconds)
+
     def explain(
         self,
         data: object,
@@ -289,41 +348,64 @@ class TabularExplainer:
             ValueError: a row the schema cannot encode (see ``TabularSchema.check_rows``), an
                 unknown target or baseline.
         """
-        frame = as_frame(data, self.schema, feature_names)
-        encoded = self.schema.encode(frame)
-        logits = self._logits(encoded)
-        labels = self._labels(logits.shape[1])
-        targets = _targets(target, np.argmax(logits, axis=1), labels)
-        resolved = self.baseline(baseline, seed)
-        rows_per_call = default_batch_size(self.schema.width) if batch_size is None else batch_size
-        options = {"steps": steps, "method": method, "batch_size": rows_per_call}
-        started = time.perf_counter()
-        per_reference, raw = self._attribute(encoded, targets, resolved, options)
-        seconds = time.perf_counter() - started
-        return self._explanation(
-            frame, logits, labels, targets, resolved, per_reference, raw, seconds
+        run = self._run(data, target, baseline, steps, method, batch_size, seed, feature_names)
+        return self._explanation(run)
+
+    def explain_arrays(
+        self,
+        data: object,
+        *,
+        target: Target | Sequence[Target] | np.ndarray = None,
+        baseline: object = "median",
+        steps: int | Literal["auto"] = 50,
+        method: str | None = None,
+        batch_size: int | None = None,
+        seed: int | None = 0,
+        feature_names: Sequence[str] | None = None,
+    ) -> RowAttributions:
+        """:meth:`explain` as plain arrays, without building DataFrames (for dataset jobs).
+
+        Arguments and errors as :meth:`explain`; the values are the same numbers as its
+        explanation's ``attributions``, ``target``, ``predicted``, ``f_input``,
+        ``f_baseline`` and ``delta``.
+        """
+        run = self._run(data, target, baseline, steps, method, batch_size, seed, feature_names)
+        rows = len(run.frame)
+        encoded, _, result = self._merged(run)
+
+        def per_row(values: np.ndarray | None) -> np.ndarray:
+            return np.full(rows, np.nan) if values is None else np.asarray(values, np.float64)
+
+        return RowAttributions(
+            attributions=encoded @ self._group_matrix(),
+            target=run.targets.astype(np.int64),
+            predicted=np.argmax(_softmax(run.logits), axis=1).astype(np.int64),
+            f_input=per_row(result.f_input),
+            f_baseline=per_row(result.f_baseline),
+            delta=per_row(result.delta),
         )
 
-    def _explanation(
-        self,
-        frame: pd.DataFrame,
-        logits: np.ndarray,
-        labels: tuple[str, ...],
-        targets: np.ndarray,
-        baseline: TabularBaseline,
-        per_reference: np.ndarray,
-        raw: Attribution,
-        seconds: float,
-    ) -> TabularExplanation:
-        schema, index = self.schema, frame.index
-        groups = schema.group_matrix()
-        if baseline.sampled:
-            encoded, encoded_error = reference_mean(per_reference)
-            grouped_error = reference_mean(per_reference @ groups)[1]
-            result = _merge_references(raw, baseline, len(frame), encoded)
-        else:
-            encoded, encoded_error, grouped_error = per_reference[0], None, None
-            result = dataclasses.replace(raw, attributions=encoded, baselines=baseline.labels)
+    def _group_matrix(self) -> np.ndarray:
+        with self._lock:
+            if self._groups is None:
+                self._groups = self.schema.group_matrix()
+            return self._groups
+
+    def _merged(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None, Attribution]:
+        """The rows' encoded attributions, their standard error (sampled baselines) and result."""
+        if run.baseline.sampled:
+            encoded, encoded_error = reference_mean(run.per_reference)
+            result = _merge_references(run.raw, run.baseline, len(run.frame), encoded)
+            return encoded, encoded_error, result
+        encoded = run.per_reference[0]
+        result = dataclasses.replace(run.raw, attributions=encoded, baselines=run.baseline.labels)
+        return encoded, None, result
+
+    def _explanation(self, run: _Run) -> TabularExplanation:
+        schema, index, baseline = self.schema, run.frame.index, run.baseline
+        groups = self._group_matrix()
+        encoded, encoded_error, result = self._merged(run)
+        grouped_error = reference_mean(run.per_reference @ groups)[1] if baseline.sampled else None
 
         def table(values: np.ndarray | None, columns: Sequence[str]) -> pd.DataFrame | None:
             return (
@@ -336,18 +418,18 @@ class TabularExplainer:
         return TabularExplanation(
             attributions=attributions,
             encoded_attributions=encoded_attributions,
-            values=frame[list(schema.columns)].copy(),
+            values=run.frame[list(schema.columns)].copy(),
             standard_error=table(grouped_error, schema.columns),
             encoded_standard_error=table(encoded_error, schema.encoded_names),
-            probabilities=pd.DataFrame(_softmax(logits), index=index, columns=list(labels)),
-            target=pd.Series(targets, index=index, dtype=np.int64),
-            labels=labels,
+            probabilities=pd.DataFrame(_softmax(run.logits), index=index, columns=list(run.labels)),
+            target=pd.Series(run.targets, index=index, dtype=np.int64),
+            labels=run.labels,
             baseline=baseline.name,
             references=baseline.references,
             output=self.output,
             model=self.model.name,
             result=result,
-            seconds=seconds,
+            seconds=run.seconds,
         )
 
 

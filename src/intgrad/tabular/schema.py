@@ -153,12 +153,18 @@ def _encode_numeric(column: NumericColumn, series: pd.Series) -> tuple[np.ndarra
     return np.where(np.isfinite(standardised), standardised, 0.0)[:, None], problems
 
 
-def _category_codes(column: CategoricalColumn, series: pd.Series) -> np.ndarray:
-    """Shape (rows,), int64: each value's category index, −1 where it has none."""
-    values = series.astype(object)
-    codes = column.lookup.get_indexer(values)
+def _category_codes(
+    column: CategoricalColumn, series: pd.Series, missing: np.ndarray
+) -> np.ndarray:
+    """Shape (rows,), int64: each value's category index, −1 where it has none.
+
+    ``missing``: shape (rows,), bool, where the series has no value.
+    """
+    # Text columns are looked up as they are; anything else as Python objects (1 matches 1.0).
+    values = series if isinstance(series.dtype, pd.StringDtype) else series.astype(object)
+    codes = np.asarray(column.lookup.get_indexer(values))
     # A CSV shard may read "1" where the training frame had 1: match on the text as well.
-    unmatched = (codes < 0) & values.notna().to_numpy()
+    unmatched = (codes < 0) & ~missing
     if unmatched.any():
         by_text = {str(c): i for i, c in enumerate(column.categories)}
         codes[unmatched] = [by_text.get(str(v), -1) for v in values[unmatched]]
@@ -174,11 +180,11 @@ def _known(column: CategoricalColumn) -> str:
 def _encode_categorical(
     column: CategoricalColumn, series: pd.Series, unknown: Unknown
 ) -> tuple[np.ndarray, dict[int, str]]:
-    codes = _category_codes(column, series)
+    missing, problems = _missing(series)
+    codes = _category_codes(column, series, missing)
     block = np.zeros((codes.size, column.width), dtype=np.float64)
     known = np.flatnonzero(codes >= 0)
     block[known, codes[known]] = 1.0
-    missing, problems = _missing(series)
     if unknown == "error":
         problem = (
             f"has the unknown category <VALUE> (known: {_known(column)}; "
