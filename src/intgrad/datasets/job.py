@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,21 +126,25 @@ class ShardJob:
 
 
 def run_local(
-    job: ShardJob, shards: Sequence[Shard], done: Callable[[Shard], None]
-) -> dict[int, DatasetSummary]:
-    """Explain ``shards`` (not written yet) in order in this process; their summaries by index.
+    job: ShardJob,
+    shards: Sequence[Shard],
+    done: Callable[[Shard], None],
+    summarised: Callable[[Shard, DatasetSummary], None],
+) -> None:
+    """Explain ``shards`` (not written yet) in order in this process.
 
     Each shard's file is written by a second thread while the next shard is explained: the
     write waits mostly on the disk (two fsyncs per shard), so overlapping it keeps the model
     busy. At most one write is pending, so two shards are held at a time. A shard counts as
     done (``done(shard)``) once its file is in place; the files are the same as written one
-    after the other.
+    after the other. ``summarised(shard, summary)`` gets each shard's summary when its file is
+    in place (to fold it without reading the footer back).
     """
-    summaries: dict[int, DatasetSummary] = {}
-    pending: tuple[Shard, Future[None]] | None = None
+    pending: tuple[Shard, DatasetSummary, Future[None]] | None = None
 
-    def finish(write: tuple[Shard, Future[None]]) -> None:
-        write[1].result()  # a failed write raises here
+    def finish(write: tuple[Shard, DatasetSummary, Future[None]]) -> None:
+        write[2].result()  # a failed write raises here
+        summarised(write[0], write[1])
         done(write[0])
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intgrad-shard-writer") as writer:
@@ -148,11 +152,60 @@ def run_local(
             results, summary = job.explain(shard)
             if pending is not None:
                 finish(pending)
-            pending = (shard, writer.submit(job.write, shard, results, summary))
-            summaries[shard.index] = summary
+            pending = (shard, summary, writer.submit(job.write, shard, results, summary))
         if pending is not None:
             finish(pending)
-    return summaries
+
+
+class ShardFold:
+    """The fold, in shard order, of every shard's summary, kept as it goes: memory holds the
+    running merge and at most the summaries that arrived ahead of their turn (none when the
+    shards arrive in order), never one summary per shard.
+
+    Args:
+        directory: the job's folder, where shards not handed to :meth:`add` are read from.
+        shards: every shard of the job, in order.
+        metadata: the merged summary's metadata.
+    """
+
+    def __init__(self, directory: Path, shards: Sequence[Shard], metadata: dict[str, Any]) -> None:
+        self.directory, self.shards, self.metadata = directory, list(shards), metadata
+        self.merged = DatasetSummary(metadata=metadata)
+        self.position = 0  # shards[:position] are folded
+        self.ahead: dict[int, DatasetSummary] = {}
+        self.order = {shard.index: i for i, shard in enumerate(self.shards)}
+
+    def add(self, shard: Shard, summary: DatasetSummary) -> None:
+        """Take the summary of a shard this process has just written (the same numbers as its
+        footer: a stored summary is exact JSON); shards on disk before it are folded first."""
+        self.ahead[shard.index] = summary
+        self._fold_until(self.order[shard.index] + 1)
+
+    def result(self) -> DatasetSummary:
+        """The fold of every shard; every shard must be there once."""
+        self._fold_until(len(self.shards))
+        self.merged.metadata = self.metadata
+        return self.merged
+
+    def _fold_until(self, stop: int) -> None:
+        while self.position < stop:
+            shard = self.shards[self.position]
+            summary = self.ahead.pop(shard.index, None)
+            if summary is None:
+                summary = self._read(shard)
+            self.merged = self.merged.merge(summary)
+            self.position += 1
+
+    def _read(self, shard: Shard) -> DatasetSummary:
+        path = shard_path(self.directory, shard.index)
+        if not path.exists():
+            raise RuntimeError(
+                f"shard {shard.index} of the job in {str(self.directory)!r} is missing"
+            )
+        summary, stored = read_shard_summary(path)
+        if stored != shard.as_dict():
+            raise RuntimeError(f"{str(path)!r} holds shard {stored}, expected {shard.as_dict()}")
+        return summary
 
 
 @dataclass(frozen=True)
@@ -400,14 +453,14 @@ def explain_dataset(
     todo = job.missing(shards)
     done = len(shards) - len(todo)
     report = _Report(progress, len(source), len(source) - sum(s.stop - s.start for s in todo))
-    written: dict[int, DatasetSummary] = {}
+    fold = ShardFold(directory, shards, job.metadata)
     if engine == "local":
-        written = run_local(job, todo, lambda shard: report(shard.stop - shard.start))
+        run_local(job, todo, lambda shard: report(shard.stop - shard.start), fold.add)
     else:
         from intgrad.datasets.ray_engine import run_on_ray
 
         run_on_ray(job, todo, workers, use_gpu, report)
-    summary = merge_shards(directory, shards, job.metadata, written)
+    summary = fold.result()
     summary.save(directory / SUMMARY_FILE)
     paths = tuple(shard_path(directory, s.index) for s in shards)
     return DatasetResult(directory, summary, paths, done)
@@ -426,30 +479,8 @@ class _Report:
 
 
 def merge_shards(
-    directory: Path,
-    shards: Sequence[Shard],
-    metadata: dict[str, Any],
-    written: Mapping[int, DatasetSummary] | None = None,
+    directory: Path, shards: Sequence[Shard], metadata: dict[str, Any]
 ) -> DatasetSummary:
-    """The fold, in shard order, of every shard's summary; every shard must be there once.
-
-    ``written``: summaries by shard index that this process has just written, used instead of
-    reading their files' footers back (the same numbers: a stored summary is exact JSON).
-    """
-    merged = DatasetSummary(metadata=metadata)
-    for shard in shards:
-        summary = None if written is None else written.get(shard.index)
-        if summary is None:
-            path = shard_path(directory, shard.index)
-            if not path.exists():
-                raise RuntimeError(
-                    f"shard {shard.index} of the job in {str(directory)!r} is missing"
-                )
-            summary, stored = read_shard_summary(path)
-            if stored != shard.as_dict():
-                raise RuntimeError(
-                    f"{str(path)!r} holds shard {stored}, expected {shard.as_dict()}"
-                )
-        merged = merged.merge(summary)
-    merged.metadata = metadata
-    return merged
+    """The fold, in shard order, of every shard's summary read from its file; every shard
+    must be there once."""
+    return ShardFold(directory, shards, metadata).result()
