@@ -178,7 +178,9 @@ Produced by `.venv/bin/python benchmarks/bench_datasets.py` on {results["machine
 
 The local engine's job time includes reading the rows, the schema's checks, the forward pass
 for predictions, writing every shard's Parquet file and its summary; the loop includes none of
-those (encoded rows, baseline and targets are computed before it is timed). The job explains
+those (encoded rows, baseline and targets are computed before it is timed). Each shard's file is
+written by a second thread while the next shard is explained (Parquet encoding and fsync overlap
+the model calls). The job explains
 {b["rows"]:,} rows, the loop {b["loop_rows"]} (its rate is per row). Each Ray run starts its own
 local cluster; an actor's start-up (importing torch, receiving the task and the rows) is inside
 the job time, which is why the speed-up needs a dataset large enough to amortise it.
