@@ -212,9 +212,17 @@ def test_road_infidelity_and_sensitivity(others) -> None:
     assert table["road-morf"]["value"] < table["road-lerf"]["value"]
     assert table["sensitivity"]["value"] < 0.5
     assert "deletion" not in photo
-    skipped = others["text.json"]["skipped"]
-    assert set(skipped) == {"road", "infidelity", "sensitivity"}
-    assert skipped["road"] == "token ids are not real-valued inputs to perturb"
+    text = others["text.json"]
+    assert set(text["skipped"]) == {"sensitivity"}
+    assert "max_sensitivity with mask_id=" in text["skipped"]["sensitivity"]
+    texts = text["metrics"]
+    assert texts["road-morf"]["perturbation"] == "token(0)"  # [PAD], the pad baseline's id
+    for order in ("road-morf", "road-lerf"):
+        assert len(texts[order]["scores"]) == 2 and 0.0 <= texts[order]["value"] <= 1.0
+    # Removing the most-attributed tokens costs more than removing the least-attributed ones.
+    assert texts["road-morf"]["value"] < texts["road-lerf"]["value"]
+    assert texts["infidelity"]["perturbation"] == "baseline(fraction=0.5)"
+    assert texts["infidelity"]["samples"] == 2 and texts["infidelity"]["value"] >= 0
 
 
 # --- Bad input, in-process -----------------------------------------------------------------

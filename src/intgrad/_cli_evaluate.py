@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +84,14 @@ faithfulness metrics, on the model and target that made them:
   deletion      F as the most-attributed features are removed (RISE; AUC, lower is better)
   insertion     F as they are put back into the removed input (AUC, higher is better)
   road          ROAD's MoRF (lower) and LeRF (higher) curves, removed pixels imputed from
-                their neighbours, table columns by the training mean; not for text
+                their neighbours, table columns by the training mean, tokens by the removed
+                token id (no noise)
   infidelity    how well the attributions predict F after random removals (lower is better);
-                not for text
+                texts move random tokens to the baseline's token id
   sensitivity   max-sensitivity: the largest relative change of the attributions under
                 perturbations of ±0.02; re-runs the attribution method recorded in the result
                 on --samples perturbed copies (few by default: each is a full attribution);
-                not for text
+                not for text (intgrad.metrics.max_sensitivity with mask_id= does it in Python)
   completeness  the gap Σφ − (F(x) − F(x′)) from the saved F values
 
 Features are pixels (channels together), table columns (one-hot groups together) or tokens
@@ -572,16 +573,22 @@ def _tokens(item: dict[str, Any], number: int, classes: int) -> _Tokens:
     return _Tokens(ids, special, values, _target(item["target"], classes), _f_values(item))
 
 
-def _removed_token_id(baseline: str, tokenizer: Any) -> int:
-    """The id removed tokens become: the baseline's own token, else [MASK], else [PAD]."""
+def _baseline_token_id(baseline: str, tokenizer: Any) -> int | None:
+    """The one token id the baseline puts in place of explained tokens, or ``None``."""
     from intgrad.text.baselines import baseline_policy
 
     try:
         policy = baseline_policy(baseline, tokenizer)
     except (ValueError, TypeError):
-        policy = None
-    if policy is not None and policy.token_id is not None:
-        return int(policy.token_id)
+        return None
+    return None if policy.token_id is None else int(policy.token_id)
+
+
+def _removed_token_id(baseline: str, tokenizer: Any) -> int:
+    """The id removed tokens become: the baseline's own token, else [MASK], else [PAD]."""
+    own = _baseline_token_id(baseline, tokenizer)
+    if own is not None:
+        return own
     for attribute in ("mask_token_id", "pad_token_id", "unk_token_id"):
         value = getattr(tokenizer, attribute, None)
         if isinstance(value, int):
@@ -627,7 +634,16 @@ def _load_text(
     if args.perturbation is not None:
         report_warning(f"{text}: --perturbation applies to photos and tables, not to token ids")
     token_id = _removed_token_id(baseline, model.tokenizer)
-    reason = "token ids are not real-valued inputs to perturb"
+    skipped = {
+        "sensitivity": "re-explaining texts is not recorded in the result: use "
+        "intgrad.metrics.max_sensitivity with mask_id="
+    }
+    if _baseline_token_id(baseline, model.tokenizer) is None:
+        skipped["infidelity"] = f"the {baseline!r} baseline has no token id to move tokens to"
+    else:
+        groups = [
+            replace(g, baselines=np.where(g.features < 0, g.inputs, token_id)) for g in groups
+        ]
     explainer = Explainer(
         model_call(model.module, ()),
         backend="torch",
@@ -643,7 +659,7 @@ def _load_text(
         names=[str(t.get("name", f"text {i + 1}")) for i, t in enumerate(texts)],
         channel_axis=None,
         perturbation=token_id,
-        skipped={"road": reason, "infidelity": reason, "sensitivity": reason},
+        skipped=skipped,
     )
 
 
@@ -840,6 +856,7 @@ def _road(loaded: _Loaded, args: argparse.Namespace) -> dict[str, Any]:
                 percentages=percentages,
                 order=order,
                 mean=loaded.mean,
+                mask_id=loaded.perturbation if loaded.kind == "text" else None,
                 seed=args.seed,
                 **_common(loaded, group),
             )

@@ -114,7 +114,7 @@ def test_infidelity_refuses(kwargs, error, message) -> None:
         infidelity(Linear(np.ones(4)), x, x, **kwargs)
 
 
-def test_integer_inputs_are_refused() -> None:
+def test_integer_inputs_need_baseline_ids() -> None:
     ids = np.ones((2, 4), dtype=np.int64)
-    with pytest.raises(TypeError, match="infidelity perturbs real-valued inputs"):
+    with pytest.raises(ValueError, match="infidelity on token ids needs baselines="):
         infidelity(Linear(np.ones(4)), ids, np.ones((2, 4)))

@@ -127,7 +127,7 @@ def test_road_on_tables_imputes_the_training_mean(rng: np.random.Generator) -> N
         ({"percentages": (0.5, 1.0)}, ValueError, r"percentages must lie in \[0, 1\)"),
         ({"percentages": ()}, ValueError, "percentages must hold at least one fraction"),
         ({"percentages": ("half",)}, TypeError, "percentages must be a number"),
-        ({"imputation": "zero"}, ValueError, "imputation must be 'linear' or 'mean'"),
+        ({"imputation": "zero"}, ValueError, "imputation must be one of linear, mean, token"),
         ({"mean": 0.0}, ValueError, "mean applies to imputation='mean' only"),
         ({"imputation": "mean"}, ValueError, "ROAD on tables imputes removed columns"),
         ({"features": None}, ValueError, "linear imputation removes whole pixels"),
@@ -142,7 +142,7 @@ def test_road_refuses(kwargs, error, message) -> None:
 
 
 def test_road_and_imputation_input_errors() -> None:
-    with pytest.raises(TypeError, match="ROAD imputes real-valued inputs"):
+    with pytest.raises(ValueError, match="ROAD on token ids replaces removed tokens by a mask"):
         road(Linear(np.ones(3)), np.ones((1, 3), dtype=np.int64), np.ones((1, 3)))
     with pytest.raises(
         ValueError, match="ROAD on tables imputes removed columns with the training"

@@ -13,10 +13,16 @@ plain containers holding per-example numbers and the curves to plot.
 - :func:`model_randomisation`, :func:`randomised_copy`: Adebayo et al. (2018).
 
 :mod:`intgrad.metrics.features` makes feature maps (pixels, patches, column groups, tokens).
-For token ids, :func:`deletion` with :func:`token_features` and a mask id is the deletion
-curve in id space for a model of any framework (an Explainer with the embedding ``layer``
-lets the ids in); :func:`intgrad.text.faithfulness` keeps ERASER's comprehensiveness and
-sufficiency of :class:`~intgrad.text.TextExplanation` objects of the Hugging Face models.
+Text is perturbed in id space, never decoded and tokenized again, for a model of any framework
+(an Explainer with the embedding ``layer`` lets the ids in), with the per-token attributions
+(an embedding layer's summed over its width): :func:`deletion`, :func:`insertion` and
+:func:`road` (``imputation="token"``) replace removed tokens by a mask id; :func:`infidelity`
+moves random subsets of tokens to the baseline ids; :func:`max_sensitivity` re-explains texts
+with a few random tokens replaced by a mask id. :func:`token_features` keeps special tokens
+and padding out, and :func:`text_batch` makes the ids, mask, features and baseline ids of
+:class:`~intgrad.text.TextExplanation` objects, which every metric also takes as attributions.
+:func:`intgrad.text.faithfulness` keeps ERASER's comprehensiveness and sufficiency of the
+Hugging Face models.
 :func:`to_numpy` is the host copy the metrics make of any framework's tensor (attributions
 included), for callers that score their own attributions the same way.
 """
@@ -25,9 +31,11 @@ from intgrad.metrics._common import host as to_numpy
 from intgrad.metrics.completeness import Completeness, completeness
 from intgrad.metrics.features import (
     FeatureSpec,
+    TokenBatch,
     column_features,
     feature_ranks,
     pixel_features,
+    text_batch,
     token_features,
 )
 from intgrad.metrics.infidelity import INFIDELITY_PERTURBATIONS, Infidelity, infidelity
@@ -49,6 +57,7 @@ from intgrad.metrics.randomisation import (
 )
 from intgrad.metrics.road import (
     DEFAULT_PERCENTAGES,
+    ROAD_IMPUTATIONS,
     ROAD_NEIGHBOURS,
     noisy_linear_imputation,
     road,
@@ -59,6 +68,7 @@ __all__ = [
     "DEFAULT_PERCENTAGES",
     "INFIDELITY_PERTURBATIONS",
     "PERTURBATIONS",
+    "ROAD_IMPUTATIONS",
     "ROAD_NEIGHBOURS",
     "Completeness",
     "Curve",
@@ -66,6 +76,7 @@ __all__ = [
     "Infidelity",
     "RandomisationCheck",
     "Sensitivity",
+    "TokenBatch",
     "column_features",
     "completeness",
     "deletion",
@@ -83,6 +94,7 @@ __all__ = [
     "road",
     "spearman",
     "ssim",
+    "text_batch",
     "to_numpy",
     "token_features",
 ]

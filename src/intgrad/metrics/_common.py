@@ -25,6 +25,8 @@ __all__ = [
     "check_count",
     "check_fraction",
     "check_real",
+    "check_token_id",
+    "explanation_values",
     "host",
     "make_scorer",
     "resolve_targets",
@@ -97,6 +99,15 @@ def check_real(name: str, inputs: np.ndarray) -> None:
         raise TypeError(f"{name} perturbs real-valued inputs; got {inputs.dtype} inputs")
 
 
+def check_token_id(name: str, value: object) -> int:
+    """``value`` as a token id (an int >= 0): what removed tokens become in id space."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a token id (an int), got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a token id >= 0, got {value}")
+    return int(value)
+
+
 def trapezoid(values: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The trapezoid rule along the last axis: shape (..., points) → (...)."""
     if points.size < 2:
@@ -113,13 +124,62 @@ def _single(value: Any, what: str) -> Any:
     return value
 
 
-def attribution_values(attributions: Any, shape: tuple[int, ...]) -> np.ndarray:
+def text_explanations(value: Any) -> list[Any] | None:
+    """``value`` as a list of :class:`~intgrad.text.TextExplanation` objects, or ``None``."""
+    module = sys.modules.get("intgrad.text.explanation")
+    if module is None:  # not imported, so ``value`` cannot hold one
+        return None
+    kind = module.TextExplanation
+    if isinstance(value, kind):
+        return [value]
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, kind) for v in value):
+        return list(value)
+    return None
+
+
+def explanation_values(explanations: list[Any], inputs: np.ndarray) -> np.ndarray:
+    """Shape (texts, tokens), float64: each text's token attributions where its ids sit.
+
+    Text i's ``token_ids`` must be the start (right padding) or the end (left padding) of
+    row i of ``inputs`` (texts, tokens); positions outside it (padding) get 0. Ids are
+    compared, never decoded.
+    """
+    if inputs.ndim != 2 or len(explanations) != inputs.shape[0]:
+        raise ValueError(
+            f"{len(explanations)} text explanations need token ids of shape "
+            f"({len(explanations)}, tokens); got inputs of shape {inputs.shape}"
+        )
+    values = np.zeros(inputs.shape)
+    for row, explanation in enumerate(explanations):
+        ids = np.asarray(explanation.token_ids)
+        count = ids.size
+        if count <= inputs.shape[1] and np.array_equal(inputs[row, :count], ids):
+            values[row, :count] = explanation.attributions
+        elif count <= inputs.shape[1] and np.array_equal(inputs[row, -count:], ids):
+            values[row, -count:] = explanation.attributions
+        else:
+            raise ValueError(
+                f"text {row}'s explanation ids are not at either end of inputs row {row}: "
+                "pass the token ids the explanations were made of (e.g. text_batch(...))"
+            )
+    return values
+
+
+def attribution_values(
+    attributions: Any, shape: tuple[int, ...], inputs: np.ndarray | None = None
+) -> np.ndarray:
     """Attributions as float64 of the inputs' ``shape`` (examples, ...).
 
-    An :class:`~intgrad.Attribution`, a NumPy array or a tensor. Attributions of an embedding
-    layer, shape (examples, tokens, width) for inputs (examples, tokens), are summed over the
-    width: one value per token.
+    An :class:`~intgrad.Attribution`, a NumPy array, a tensor, or (with the host ``inputs``,
+    token ids) one :class:`~intgrad.text.TextExplanation` per text. Attributions of an
+    embedding layer, shape (examples, tokens, width) for inputs (examples, tokens), are summed
+    over the width: one value per token.
     """
+    explanations = text_explanations(attributions)
+    if explanations is not None:
+        if inputs is None:
+            raise ValueError("text explanations need the token ids they are placed in")
+        return explanation_values(explanations, inputs)
     if isinstance(attributions, Attribution):
         attributions = attributions.attributions
     values = host(_single(attributions, "attributions")).astype(np.float64)
@@ -133,7 +193,11 @@ def attribution_values(attributions: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def resolve_targets(target: object, attributions: Any, examples: int) -> np.ndarray | None:
-    """The target as int64 (examples, indices), or ``None``; default: the Attribution's own."""
+    """The target as int64 (examples, indices), or ``None``; default: the Attribution's own
+    (or each text explanation's)."""
+    explanations = text_explanations(attributions)
+    if target is None and explanations is not None:
+        return np.asarray([[e.target] for e in explanations], dtype=np.int64)
     if target is None and isinstance(attributions, Attribution):
         own = attributions.target
         if own is not None:
@@ -222,7 +286,7 @@ def make_scorer(
         raise ValueError(
             f"inputs must have shape (examples, features...) with examples >= 1; got {x.shape}"
         )
-    values = attribution_values(attributions, tuple(x.shape))
+    values = attribution_values(attributions, tuple(x.shape), x)
     if batch_size is not None:
         check_count("batch_size", batch_size)
     scorer = Scorer(

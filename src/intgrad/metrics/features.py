@@ -9,7 +9,7 @@ pixels sum their channels, patches their pixels, and a one-hot column group its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from intgrad.metrics._common import host
 
 __all__ = [
     "FeatureSpec",
+    "TokenBatch",
     "column_features",
     "default_features",
     "feature_ranks",
@@ -24,6 +25,7 @@ __all__ = [
     "features_at",
     "pixel_features",
     "resolve_features",
+    "text_batch",
     "token_features",
 ]
 
@@ -136,6 +138,45 @@ def token_features(
     keep = real & ~np.isin(ids, np.asarray(list(special_ids), dtype=ids.dtype))
     positions = np.broadcast_to(np.arange(ids.shape[1]), ids.shape)
     return np.where(keep, positions, -1).astype(np.int64)
+
+
+class TokenBatch(NamedTuple):
+    """Text explanations' token ids as one right-padded batch for the metrics.
+
+    Attributes:
+        input_ids: shape (texts, tokens), int64, each text's ids, then ``pad_id``.
+        attention_mask: shape (texts, tokens), int64, 1 on each text's own tokens.
+        features: shape (texts, tokens), int64, :func:`token_features` of the batch: each
+            non-special token's position, ``-1`` for special tokens and padding.
+        baseline_ids: shape (texts, tokens), int64, each explanation's baseline ids, then
+            ``pad_id``.
+    """
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    features: np.ndarray
+    baseline_ids: np.ndarray
+
+
+def text_batch(explanations: Sequence[Any], pad_id: int = 0) -> TokenBatch:
+    """The ids, mask, feature map and baseline ids of :class:`~intgrad.text.TextExplanation`
+    objects, right-padded with ``pad_id``; the ids are the explanations' own, never re-encoded.
+    """
+    texts = list(explanations)
+    if not texts:
+        raise ValueError("text_batch needs at least one text explanation")
+    width = max(int(np.asarray(t.token_ids).size) for t in texts)
+    ids = np.full((len(texts), width), pad_id, dtype=np.int64)
+    baseline = ids.copy()
+    real = np.zeros((len(texts), width), dtype=np.int64)
+    features = np.full((len(texts), width), -1, dtype=np.int64)
+    for row, text in enumerate(texts):
+        count = int(np.asarray(text.token_ids).size)
+        ids[row, :count] = text.token_ids
+        baseline[row, :count] = text.baseline_ids
+        real[row, :count] = 1
+        features[row, :count] = np.where(np.asarray(text.special), -1, np.arange(count))
+    return TokenBatch(ids, real, features, baseline)
 
 
 def default_features(

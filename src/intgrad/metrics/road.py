@@ -10,7 +10,10 @@ MoRF and slowly under LeRF. Every example counts in every point of the curve: th
 batch whose result stands for the others (Quantus#333 averaged only the first batch).
 
 Tables have no neighbours: their removed columns take the training mean (``mean=``), without
-noise.
+noise. Token ids have no linear structure to impute in (the average of two ids is no token), so
+ROAD on text works in id space: removed tokens become one stated mask id (``mask_id=``, e.g.
+``[MASK]`` or the pad id), without noise — the imputation is then a constant, as in deletion,
+and the debiasing of the paper does not apply.
 """
 
 from __future__ import annotations
@@ -20,11 +23,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-from intgrad.metrics._common import check_fraction, make_scorer, trapezoid
+from intgrad.metrics._common import check_fraction, check_token_id, make_scorer, trapezoid
 from intgrad.metrics.features import FeatureSpec, feature_ranks, features_at, resolve_features
 from intgrad.metrics.perturbation import Curve, perturbation_reference
 
-__all__ = ["DEFAULT_PERCENTAGES", "ROAD_NEIGHBOURS", "noisy_linear_imputation", "road"]
+__all__ = [
+    "DEFAULT_PERCENTAGES",
+    "ROAD_IMPUTATIONS",
+    "ROAD_NEIGHBOURS",
+    "noisy_linear_imputation",
+    "road",
+]
+
+ROAD_IMPUTATIONS: tuple[str, ...] = ("linear", "mean", "token")
+"""What removed features become: noisy linear imputation (images), the training mean
+(tables), one mask id (token ids)."""
 
 DEFAULT_PERCENTAGES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 10))
 """10 %, 20 %, ..., 90 % of the features, as in the paper's figures."""
@@ -179,15 +192,27 @@ def _pixel_mask(chosen: np.ndarray, shape: tuple[int, ...], channel_axis: int | 
 
 
 def _imputation(
-    imputation: str | None, x: np.ndarray, mean: Any, noise: float
+    imputation: str | None, x: np.ndarray, mean: Any, noise: float, mask_id: Any
 ) -> tuple[np.ndarray | None, str]:
-    """The training-mean reference of tables (``None`` for linear imputation), and its name."""
-    chosen = imputation or ("linear" if x.ndim >= 3 else "mean")
-    if chosen not in ("linear", "mean"):
-        raise ValueError(f"imputation must be 'linear' or 'mean', got {imputation!r}")
+    """The reference removed features take (``None`` for linear imputation), and its name."""
+    integer = not np.issubdtype(x.dtype, np.floating)
+    chosen = imputation or ("token" if integer else "linear" if x.ndim >= 3 else "mean")
+    if chosen not in ROAD_IMPUTATIONS:
+        raise ValueError(
+            f"imputation must be one of {', '.join(ROAD_IMPUTATIONS)}, got {imputation!r}"
+        )
+    if mean is not None and chosen != "mean":
+        raise ValueError("mean applies to imputation='mean' only")
+    if mask_id is not None and chosen != "token":
+        raise ValueError("mask_id applies to imputation='token' only")
+    if chosen == "token":
+        return _token_reference(x, mask_id, integer)
+    if integer:
+        raise TypeError(
+            f"imputation {chosen!r} needs real-valued inputs; for token ids use "
+            "imputation='token' with mask_id="
+        )
     if chosen == "linear":
-        if mean is not None:
-            raise ValueError("mean applies to imputation='mean' only")
         return None, f"noisy-linear(noise={noise:g})"
     if mean is None:
         raise ValueError(
@@ -197,6 +222,19 @@ def _imputation(
     return reference, "training-mean"
 
 
+def _token_reference(x: np.ndarray, mask_id: Any, integer: bool) -> tuple[np.ndarray, str]:
+    """Every removed token becomes ``mask_id``."""
+    if not integer:
+        raise TypeError(f"imputation='token' replaces token ids; got {x.dtype} inputs")
+    if mask_id is None:
+        raise ValueError(
+            "ROAD on token ids replaces removed tokens by a mask id: pass mask_id= (e.g. the "
+            "[MASK] or pad id)"
+        )
+    token = check_token_id("mask_id", mask_id)
+    return np.full_like(x, token), f"token({token})"
+
+
 def road(
     model: Any,
     inputs: Any,
@@ -204,8 +242,9 @@ def road(
     *,
     percentages: Sequence[float] = DEFAULT_PERCENTAGES,
     order: Literal["morf", "lerf"] = "morf",
-    imputation: Literal["linear", "mean"] | None = None,
+    imputation: Literal["linear", "mean", "token"] | None = None,
     mean: Any = None,
+    mask_id: int | None = None,
     noise: float = 0.01,
     features: FeatureSpec = None,
     channel_axis: int | None = -1,
@@ -219,24 +258,32 @@ def road(
 
     For each percentage p, each example's round(p × n) most (MoRF) or least (LeRF) attributed
     features are imputed — by noisy linear imputation for images, by the training mean for
-    tables — and all examples are scored in one batched model call.
+    tables, by one mask id for token ids — and all examples are scored in one batched model
+    call (chunked by ``batch_size``; every chunk counts).
 
     Args:
         model: a model or an :class:`~intgrad.Explainer`.
         inputs: images (examples, height, width, channels) (or channels first with
-            ``channel_axis=1``, or (examples, height, width) with ``None``) or table rows
-            (examples, columns); a tensor or a NumPy array.
+            ``channel_axis=1``, or (examples, height, width) with ``None``), table rows
+            (examples, columns) or token ids (texts, tokens), integers (an Explainer with the
+            embedding ``layer`` lets them in); a tensor or a NumPy array.
         attributions: an :class:`~intgrad.Attribution`, an array or a tensor of the inputs'
-            shape.
-        percentages: the fractions removed, each in [0, 1) (at least one pixel must remain).
+            shape (an embedding layer's (texts, tokens, width) is summed over the width), or
+            one :class:`~intgrad.text.TextExplanation` per text.
+        percentages: the fractions removed, each in [0, 1) for linear imputation (at least
+            one pixel must remain), in [0, 1] for the mean and the mask id.
         order: ``"morf"`` (most relevant first) or ``"lerf"`` (least relevant first).
-        imputation: ``"linear"`` (images; default for inputs of 3 or more axes) or
-            ``"mean"`` (tables; default for 2-D inputs; needs ``mean``).
+        imputation: ``"linear"`` (images; default for real inputs of 3 or more axes),
+            ``"mean"`` (tables; default for 2-D real inputs; needs ``mean``) or ``"token"``
+            (token ids; the default for integer inputs; needs ``mask_id``).
         mean: the training mean of table columns, broadcastable to one example.
+        mask_id: the id removed tokens become (e.g. ``[MASK]``, or the pad id of a pad
+            baseline).
         noise: the noise of the linear imputation (standard deviation, in input units).
         features: as in :func:`~intgrad.metrics.deletion` (default: pixels for 4-D images,
             each pixel of 3-D ones, each column of tables), or a feature map (patches, column
-            groups); the linear imputation removes whole pixels.
+            groups; :func:`~intgrad.metrics.token_features` to keep special tokens and
+            padding); the linear imputation removes whole pixels.
         channel_axis: the channels' axis of batched images, or ``None``.
         absolute: rank by |attribution| instead of the signed value.
         target, additional_forward_args, batch_size: as in :func:`deletion`.
@@ -252,17 +299,16 @@ def road(
     """
     if order not in ("morf", "lerf"):
         raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
-    points = np.asarray(
-        [check_fraction("percentages", p, closed_high=False) for p in percentages], dtype=float
-    )
-    if points.size == 0:
-        raise ValueError("percentages must hold at least one fraction")
     scorer, x, values = make_scorer(
         model, inputs, attributions, target, additional_forward_args, batch_size
     )
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"ROAD imputes real-valued inputs; got {x.dtype} inputs")
-    reference, described = _imputation(imputation, x, mean, noise)
+    reference, described = _imputation(imputation, x, mean, noise, mask_id)
+    points = np.asarray(
+        [check_fraction("percentages", p, closed_high=reference is not None) for p in percentages],
+        dtype=float,
+    )
+    if points.size == 0:
+        raise ValueError("percentages must hold at least one fraction")
     ids = resolve_features(features, tuple(x.shape), channel_axis)
     ranks, counts_per_example = feature_ranks(
         values, ids, absolute=absolute, descending=order == "morf"
