@@ -1149,7 +1149,7 @@ def setup_text(s: Settings, results: dict[str, list[Row]]) -> list[str]:
             f" {s.text_curve_steps + 1} points,"
             " tokens replaced by / restored from [MASK] (special tokens and padding never"
             " touched). ROAD and max-sensitivity are not run on sentences yet: their id-space"
-            " forms (`imputation=\"token\"`, `mask_id=`) came after this benchmark was written."
+            ' forms (`imputation="token"`, `mask_id=`) came after this benchmark was written.'
         )
     out.append(
         f"- Max-sensitivity: the largest ‖φ(x + δ) − φ(x)‖ / ‖φ(x)‖ over uniform δ with"
