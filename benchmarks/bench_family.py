@@ -66,7 +66,7 @@ class Settings:
     text_curve_steps: int = 10
     road_photos: int = 4
     road_percentages: tuple[float, ...] = (0.1, 0.5, 0.9)
-    sensitivity_photos: int = 1
+    sensitivity_photos: int = 4
     sensitivity_samples: int = 2
     radius: float = 0.02
     rows: int = 200
@@ -78,6 +78,8 @@ class Settings:
     sentences: int = 40
     text_steps: int = 32
     texts_per_group: int = 8
+    text_road_percentages: tuple[float, ...] = (0.1, 0.3, 0.5)
+    text_sensitivity_samples: int = 2
 
 
 QUICK = Settings(
@@ -99,6 +101,8 @@ QUICK = Settings(
     table_sensitivity_samples=1,
     sentences=4,
     text_steps=4,
+    text_road_percentages=(0.1, 0.5),
+    text_sensitivity_samples=1,
 )
 
 
@@ -234,13 +238,16 @@ def not_applicable(modality: str, method: str, reason: str) -> Row:
     return Row(modality, method, "", applies=False, reason=reason)
 
 
+def curve_values(name: str, curve: Any) -> np.ndarray:
+    """Per example: the area under a deletion/insertion curve, ROAD's mean over its
+    percentages."""
+    return np.asarray(curve.scores.mean(axis=1) if name == "road" else curve.auc)
+
+
 def add_curves(row: Row, found: dict[str, Any]) -> Row:
     """Per-example areas (deletion, insertion, ROAD's mean over its percentages) into ``row``."""
     for name, curve in found.items():
-        if name == "road":
-            row.values[name] = curve.scores.mean(axis=1).tolist()
-        else:
-            row.values[name] = curve.auc.tolist()
+        row.values[name] = curve_values(name, curve).tolist()
         row.curves[name] = curve.mean_scores.tolist()
     return row
 
@@ -270,10 +277,14 @@ class PhotoSpec:
     note: str = ""
 
 
+STARTS = ("black", "white", "blur")
+"""The photo baselines every method that takes one runs from (IG also from uniform noise)."""
+
+
 def photo_specs(s: Settings) -> list[PhotoSpec]:
     steps = s.photo_steps
     return [
-        *(PhotoSpec("IG", start, "ig", start, steps) for start in ("black", "white", "blur")),
+        *(PhotoSpec("IG", start, "ig", start, steps) for start in STARTS),
         PhotoSpec("IG", "uniform", "ig", "uniform", steps),
         PhotoSpec(
             "SmoothGrad(IG)",
@@ -294,8 +305,8 @@ def photo_specs(s: Settings) -> list[PhotoSpec]:
             "Monte Carlo: against the drawn references' mean F",
         ),
         PhotoSpec("Blur IG", "blur σ=50", "blur-ig", "black", s.blur_steps),
-        PhotoSpec("Guided IG", "black", "guided-ig", "black", steps),
-        PhotoSpec("IDGI", "black", "idgi", "black", steps),
+        *(PhotoSpec("Guided IG", start, "guided-ig", start, steps) for start in STARTS),
+        *(PhotoSpec("IDGI", start, "idgi", start, steps) for start in STARTS),
         PhotoSpec("XRAI", "IG black+white", "xrai", "black", steps),
     ]
 
@@ -482,11 +493,11 @@ def table_methods(t: Table, s: Settings) -> list[TableMethod]:
                 ex, x, background=t.background, samples=steps, target=y, seed=SEED
             ),
         ),
-        (
-            "SmoothGrad(IG)",
-            "median",
-            "mean over the noisy copies",
-            lambda x, y: noise_tunnel(
+    ]
+
+    def from_start(name: str, b: torch.Tensor) -> list[TableMethod]:
+        def smooth(x: torch.Tensor, y: np.ndarray) -> Any:
+            return noise_tunnel(
                 ex,
                 x,
                 attribution="integrated_gradients",
@@ -495,19 +506,25 @@ def table_methods(t: Table, s: Settings) -> list[TableMethod]:
                 noise="absolute",
                 seed=SEED,
                 target=y,
-                baselines=t.median,
+                baselines=b,
                 steps=steps,
-            ),
-        ),
-        (
-            "Guided IG",
-            "median",
-            "",
-            lambda x, y: guided_ig(ex, x, baselines=t.median, target=y, steps=steps),
-        ),
-        ("IDGI", "median", "", lambda x, y: idgi(ex, x, baselines=t.median, target=y, steps=steps)),
-    ]
-    return found
+            )
+
+        def guided(x: torch.Tensor, y: np.ndarray) -> Any:
+            return guided_ig(ex, x, baselines=b, target=y, steps=steps)
+
+        def reweighted(x: torch.Tensor, y: np.ndarray) -> Any:
+            return idgi(ex, x, baselines=b, target=y, steps=steps)
+
+        return [
+            ("SmoothGrad(IG)", name, "mean over the noisy copies", smooth),
+            ("Guided IG", name, "", guided),
+            ("IDGI", name, "", reweighted),
+        ]
+
+    found += from_start("median", t.median) + from_start("zeros", zeros)
+    first = {method: i for i, method in enumerate(dict.fromkeys(f[0] for f in found))}
+    return sorted(found, key=lambda f: first[f[0]])  # each method's baselines together
 
 
 def table_metrics(t: Table, attributions: Any) -> dict[str, Any]:
@@ -624,38 +641,86 @@ def load_text(s: Settings) -> Text:
     return Text(groups, explainer, int(tokenizer.mask_token_id), Counter(module))
 
 
-def text_metrics(text: Text, group: Group, attributions: Any, steps: int) -> dict[str, Any]:
-    curve = {
-        "steps": steps,
-        "perturbation": text.mask_id,
+def text_metrics(text: Text, group: Group, attributions: Any, s: Settings) -> dict[str, Any]:
+    """Deletion, insertion and ROAD in id space: removed tokens become [MASK]."""
+    where = {
         "features": group.features,
         "target": group.targets,
         "additional_forward_args": group.extras,
     }
+    curve = {"steps": s.text_curve_steps, "perturbation": text.mask_id, **where}
     return {
         "deletion": metrics.deletion(text.explainer, group.ids, attributions, **curve),
         "insertion": metrics.insertion(text.explainer, group.ids, attributions, **curve),
+        "road": metrics.road(
+            text.explainer,
+            group.ids,
+            attributions,
+            percentages=s.text_road_percentages,
+            imputation="token",
+            mask_id=text.mask_id,
+            seed=SEED,
+            **where,
+        ),
     }
 
 
-def text_call(text: Text, method: str, baseline: str, group: Group, steps: int) -> Any:
-    common = {"target": group.targets, "additional_forward_args": group.extras, "steps": steps}
+def text_call(
+    text: Text,
+    method: str,
+    baseline: str,
+    group: Group,
+    steps: int,
+    ids: torch.Tensor | None = None,
+) -> Any:
+    """``method`` on ``ids`` (default: the group's own; else copies of the group, stacked
+    copy-major, whose baselines are the group's repeated: masking a content token leaves its
+    baseline unchanged)."""
+    ids = group.ids if ids is None else ids
+    copies = len(ids) // len(group.ids)
+    start = {k: v.repeat(copies, *([1] * (v.dim() - 1))) for k, v in group.starts[baseline].items()}
+    extras = tuple(e.repeat(copies, *([1] * (e.dim() - 1))) for e in group.extras)
+    common = {
+        "target": np.tile(group.targets, copies),
+        "additional_forward_args": extras,
+        "steps": steps,
+    }
     if method == "IDGI":
-        return idgi(text.explainer, group.ids, **group.starts[baseline], **common)
-    return text.explainer.attribute(group.ids, **group.starts[baseline], **common)
+        return idgi(text.explainer, ids, **start, **common)
+    return text.explainer.attribute(ids, **start, **common)
+
+
+def text_sensitivity(
+    text: Text, s: Settings, method: str, baseline: str, group: Group, attributions: Any
+) -> np.ndarray:
+    """Max-sensitivity in id space: each sample masks one random content token."""
+    found = metrics.max_sensitivity(
+        lambda ids, **_: text_call(text, method, baseline, group, s.text_steps, ids),
+        group.ids,
+        attributions,
+        mask_id=text.mask_id,
+        tokens=1,
+        samples=s.text_sensitivity_samples,
+        features=group.features,
+        target=group.targets,
+        additional_forward_args=group.extras,
+        samples_per_call=1,
+        seed=SEED,
+    )
+    return np.asarray(found.values, dtype=np.float64)
 
 
 def merge_groups(row: Row, found: list[dict[str, Any]]) -> Row:
-    """Per-example areas of every group, in group order; curves weighted by group size."""
+    """Per-example values of every group, in group order; curves weighted by group size."""
     for name in found[0]:
-        row.values[name] = np.concatenate([f[name].auc for f in found]).tolist()
+        row.values[name] = np.concatenate([curve_values(name, f[name]) for f in found]).tolist()
         stacked = np.concatenate([f[name].scores for f in found])
         row.curves[name] = stacked.mean(axis=0).tolist()
     return row
 
 
 def text_row(text: Text, s: Settings, method: str, baseline: str) -> Row:
-    cost, found, completeness = Cost(), [], []
+    cost, found, completeness, moved = Cost(), [], [], []
     for group in text.groups:
         result = timed(
             text.counter,
@@ -665,9 +730,11 @@ def text_row(text: Text, s: Settings, method: str, baseline: str) -> Row:
         )
         cost.reported_steps.extend([reported_steps(result)] * len(group.ids))
         completeness.append(gaps(result))
-        found.append(text_metrics(text, group, result, s.text_curve_steps))
+        found.append(text_metrics(text, group, result, s))
+        moved.append(text_sensitivity(text, s, method, baseline, group, result))
     row = merge_groups(Row("text", method, baseline), found)
     row.values["completeness"] = np.concatenate(completeness).tolist()
+    row.values["sensitivity"] = np.concatenate(moved).tolist()
     row.cost = cost.per_example()
     return row
 
@@ -678,14 +745,16 @@ def run_text(s: Settings) -> list[Row]:
     text = load_text(s)
     text_call(text, "IG", "pad", text.groups[0], 2)  # the first call pays for set-up
     rows = []
-    for method, baseline in [*(("IG", b) for b in TEXT_BASELINES), ("IDGI", "pad")]:
+    # IDGI takes baselines in id space only (no ``layer_baselines``), so not the zero one.
+    idgi_baselines = [b for b in TEXT_BASELINES if b != "zero"]
+    for method, baseline in [
+        *(("IG", b) for b in TEXT_BASELINES),
+        *(("IDGI", b) for b in idgi_baselines),
+    ]:
         rows.append(text_row(text, s, method, baseline))
         print(f"text: {rows[-1].label} done", flush=True)
     rng = np.random.default_rng(SEED)
-    chance = [
-        text_metrics(text, g, rng.random(tuple(g.ids.shape)), s.text_curve_steps)
-        for g in text.groups
-    ]
+    chance = [text_metrics(text, g, rng.random(tuple(g.ids.shape)), s) for g in text.groups]
     rows.append(merge_groups(Row("text", "random order", "", note="chance level"), chance))
     rows += [
         not_applicable(
@@ -1109,11 +1178,18 @@ def setup_text(s: Settings, results: dict[str, list[Row]]) -> list[str]:
     out = []
     if "photos" in results:
         smooth = s.smooth_samples * s.smooth_steps
+        sensitive = (
+            "every photo"
+            if s.sensitivity_photos >= s.photos
+            else f"the first {s.sensitivity_photos} photo(s) only"
+        )
         out.append(
             f"- **Photos**: the {s.photos} sample photos (`intgrad.images.sample_names()`) fitted"
             f" to 224 × 224, the embedded EfficientNet-Lite0, each method through"
             f" `intgrad.images.methods.attribute_photos`. IG, Guided IG, IDGI: {s.photo_steps}"
-            f" steps; XRAI: IG with a black and a white baseline, {s.photo_steps} steps each;"
+            f" steps, each from a black, a white and a blurred (σ = 50) photo (IG also from"
+            " uniform noise); XRAI: IG with a black and a white baseline,"
+            f" {s.photo_steps} steps each;"
             f" SmoothGrad(IG): {s.smooth_samples} noisy copies (σ = 15 % of the photo's range)"
             f" × {s.smooth_steps} IG steps = {smooth} gradients, cut down from the default"
             f" 16 × {s.photo_steps} to fit the run; Expected Gradients: {s.eg_samples} samples"
@@ -1123,7 +1199,7 @@ def setup_text(s: Settings, results: dict[str, list[Row]]) -> list[str]:
             " restored from black (0), every photo. ROAD: noisy linear imputation, MoRF at"
             f" {', '.join(f'{p:.0%}' for p in s.road_percentages)}"
             f" of the pixels, on the first {s.road_photos} photo(s), averaged over the"
-            f" percentages. Max-sensitivity: the first {s.sensitivity_photos} photo(s) only,"
+            f" percentages. Max-sensitivity: {sensitive},"
             f" {s.sensitivity_samples} perturbation(s) each (each costs a full explanation; Blur"
             " IG's adaptive steps make it the dearest), perturbed photos clipped to [0, 1]."
         )
@@ -1148,8 +1224,13 @@ def setup_text(s: Settings, results: dict[str, list[Row]]) -> list[str]:
             f" lengths, {s.text_steps} steps. Deletion and insertion:"
             f" {s.text_curve_steps + 1} points,"
             " tokens replaced by / restored from [MASK] (special tokens and padding never"
-            " touched). ROAD and max-sensitivity are not run on sentences yet: their id-space"
-            ' forms (`imputation="token"`, `mask_id=`) came after this benchmark was written.'
+            " touched). ROAD in id space: the top"
+            f" {', '.join(f'{p:.0%}' for p in s.text_road_percentages)} of the content tokens"
+            ' replaced by [MASK] (`imputation="token"`; a token has no neighbours to'
+            " interpolate, so ROAD here is deletion at a few fractions), averaged over the"
+            f" percentages. Max-sensitivity in id space: {s.text_sensitivity_samples}"
+            " sample(s) per sentence, each masking one random content token (the smallest"
+            " change a sentence has), with the attributions compared per token."
         )
     out.append(
         f"- Max-sensitivity: the largest ‖φ(x + δ) − φ(x)‖ / ‖φ(x)‖ over uniform δ with"
