@@ -133,3 +133,28 @@ def test_a_late_shard_parses_no_earlier_rows(tmp_path, monkeypatch):
     # ... and the csv module stepped over the rows since the last checkpoint, no more.
     past_checkpoint = start - (start // sources.CHECKPOINT_ROWS) * sources.CHECKPOINT_ROWS
     assert len(scanned) == past_checkpoint + 1  # the rows stepped over and the first one read
+
+
+@pytest.mark.parametrize("stream_rows", [2, 3, 50_000])
+def test_whole_comment_lines_are_not_counted_as_rows(tmp_path, monkeypatch, stream_rows):
+    # pandas drops whole-line comments from its rows; a shard must hold the rows it names,
+    # wherever the comments sit and however the fallback's chunks fall.
+    monkeypatch.setattr(sources, "STREAM_ROWS", stream_rows)
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n# a note\n1,2\n3,4\n# another\n5,6\n7,8\n#\n9,10\n")
+    source = CsvSource(path, comment="#")
+    assert not source.seeks and len(source) == 5
+    _check_shards(source, path, [(0, 2), (2, 4), (1, 3), (3, 5), (4, 5)], comment="#")
+    assert source.read(2, 4).items["a"].tolist() == [5, 7]
+
+
+def test_the_callers_skiprows_and_usecols_are_honoured(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "STREAM_ROWS", 2)
+    path = tmp_path / "rows.csv"
+    path.write_text("exported by a tool\na,b,c\n1,2,x\n3,4,y\n5,6,z\n7,8,w\n")
+    options = {"skiprows": 1, "usecols": ["a", "c"]}
+    source = CsvSource(path, **options)
+    assert not source.seeks and len(source) == 4
+    assert list(source.columns) == ["a", "c"]
+    _check_shards(source, path, [(0, 1), (1, 3), (2, 4), (3, 4)], **options)
+    assert source.read(1, 3).items["c"].tolist() == ["y", "z"]

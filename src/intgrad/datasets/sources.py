@@ -102,9 +102,12 @@ class CsvSource:
     its first row, steps over at most ``CHECKPOINT_ROWS − 1`` records, and parses only the
     rows asked for: a late shard costs what an early one does, in time and memory. With a
     read option that may change where records start (``comment``, ``skiprows``, a regular
-    expression or whitespace as separator, a multi-byte encoding, ...), rows are located by
-    pandas' ``skiprows`` instead, which re-reads the rows before a shard. Values keep pandas'
-    per-shard type inference: a tabular schema converts them and reports what it cannot.
+    expression or whitespace as separator, a multi-byte encoding, ...), rows are counted by
+    pandas itself instead: ``read`` streams the file in chunks of :data:`STREAM_ROWS` rows
+    from the start, re-reading the rows before a shard (memory stays one chunk), so a row is
+    what pandas calls one (comment and blank lines skipped, the caller's ``skiprows`` first).
+    Values keep pandas' per-shard type inference: a tabular schema converts them and reports
+    what it cannot.
 
     Args:
         path: the CSV file.
@@ -119,7 +122,7 @@ class CsvSource:
         self._digest, lines = _scan(self.path)
         if lines == 0:
             raise ValueError(f"{str(self.path)!r} is empty: a CSV file needs a header row")
-        self.columns = self._parse(self._skipping_rows(0, 0)).columns
+        self.columns = self._parse(self._header).columns
         self._rows = self._count_rows()
         if self._rows == 0:
             raise ValueError(f"{str(self.path)!r} has a header but no rows")
@@ -148,15 +151,29 @@ class CsvSource:
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot parse {str(self.path)!r} as CSV: {error}") from None
 
-    def _skipping_rows(self, start: int, count: int | None) -> Callable[[], Any]:
+    def _header(self) -> Any:
         import pandas as pd
 
-        return lambda: pd.read_csv(
-            self.path,
-            skiprows=range(1, start + 1) if start else None,
-            nrows=count,
-            **self.read_options,
-        )
+        return pd.read_csv(self.path, nrows=0, **self.read_options)
+
+    def _streaming(self, start: int, count: int) -> Callable[[], Any]:
+        """Rows ``start`` to ``start + count`` as pandas counts rows, from a chunked read."""
+        import pandas as pd
+
+        def read() -> Any:
+            parts, seen, stop = [], 0, start + count
+            with pd.read_csv(self.path, chunksize=STREAM_ROWS, **self.read_options) as chunks:
+                for chunk in chunks:
+                    if seen + len(chunk) > start:
+                        parts.append(chunk.iloc[max(0, start - seen) : stop - seen])
+                    seen += len(chunk)
+                    if seen >= stop:
+                        break
+            if not parts:
+                return self._header()
+            return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+        return read
 
     def _seeking(self, start: int, count: int) -> Callable[[], Any]:
         import pandas as pd
@@ -182,9 +199,8 @@ class CsvSource:
 
         total = 0
         try:
-            with pd.read_csv(
-                self.path, chunksize=50_000, usecols=[0], **self.read_options
-            ) as chunks:
+            options = {"usecols": [0], **self.read_options}  # the caller's usecols if given
+            with pd.read_csv(self.path, chunksize=STREAM_ROWS, **options) as chunks:
                 for chunk in chunks:
                     total += len(chunk)
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -196,7 +212,7 @@ class CsvSource:
 
     def read(self, start: int, stop: int) -> Batch:
         count = stop - start
-        read = self._seeking(start, count) if self.seeks else self._skipping_rows(start, count)
+        read = self._seeking(start, count) if self.seeks else self._streaming(start, count)
         rows = self._parse(read)
         rows.index = range(start, start + len(rows))
         if len(rows) != stop - start:
@@ -218,6 +234,9 @@ def _scan(path: Path) -> tuple[str, int]:
         lines += 1
     return digest.hexdigest(), lines
 
+
+STREAM_ROWS = 50_000
+"""Rows per chunk where a CSV source lets pandas count rows (the fallback of ``read``)."""
 
 CHECKPOINT_ROWS = 1024
 """A CSV source keeps the byte offset of every this many rows (8 bytes per 1,024 rows)."""
