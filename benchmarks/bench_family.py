@@ -745,12 +745,7 @@ def run_text(s: Settings) -> list[Row]:
     text = load_text(s)
     text_call(text, "IG", "pad", text.groups[0], 2)  # the first call pays for set-up
     rows = []
-    # IDGI takes baselines in id space only (no ``layer_baselines``), so not the zero one.
-    idgi_baselines = [b for b in TEXT_BASELINES if b != "zero"]
-    for method, baseline in [
-        *(("IG", b) for b in TEXT_BASELINES),
-        *(("IDGI", b) for b in idgi_baselines),
-    ]:
+    for method, baseline in [(m, b) for m in ("IG", "IDGI") for b in TEXT_BASELINES]:
         rows.append(text_row(text, s, method, baseline))
         print(f"text: {rows[-1].label} done", flush=True)
     rng = np.random.default_rng(SEED)

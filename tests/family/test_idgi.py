@@ -168,3 +168,30 @@ def test_frameworks_blur(framework: Any, rng: np.random.Generator) -> None:
     np.testing.assert_allclose(
         framework.numpy(result.attributions), reference.attributions, rtol=1e-9, atol=1e-13
     )
+
+
+def test_layer_baselines_start_the_path_in_the_activations(rng: np.random.Generator) -> None:
+    # F(h) = Σ c h² on h = tanh(x): from the layer start h′ IDGI adds up to F(h) − F(h′)
+    # exactly, and its attributions are the layer's (the reweighting needs no input start).
+    from tests.closed_forms import Quadratic
+
+    c = np.linspace(1.0, 2.0, 5)
+    x = rng.normal(size=(3, 5))
+    head = Quadratic(c)
+    explainer = Explainer(head, layer=(np.tanh, head))
+    start = np.tanh(0.5) * np.ones(5)
+    result = idgi(explainer, x, layer_baselines=start, steps=9)
+    expected = (c * (np.tanh(x) ** 2 - start**2)).sum(axis=1)
+    np.testing.assert_allclose(result.attributions.sum(axis=1), expected, rtol=1e-12)
+    np.testing.assert_allclose(result.f_baseline, (c * start**2).sum(), rtol=1e-12)
+    assert result.attributions.shape == x.shape and _relative_gap(result).max() < 1e-12
+    # From h′ = 0 the first step's gradient (at α = 0) is zero, so its change F(h/9) = F(h)/81
+    # is attributed to nothing, and the delta reports exactly that.
+    zero = idgi(explainer, x, layer_baselines=0.0, steps=9)
+    full = (c * np.tanh(x) ** 2).sum(axis=1)
+    np.testing.assert_allclose(zero.attributions.sum(axis=1), full * 80 / 81, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(zero.delta), full / 81, rtol=1e-12)
+    with pytest.raises(ValueError, match="either baselines"):
+        idgi(explainer, x, baselines=0.0, layer_baselines=0.0, steps=3)
+    with pytest.raises(ValueError, match="the blur path starts at the blur"):
+        idgi(explainer, x[:, None, :, None], path="blur", layer_baselines=0.0, steps=3)

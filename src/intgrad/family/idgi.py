@@ -38,6 +38,7 @@ def idgi(
     return_path: bool = False,
     progress: Callable[[int, int], None] | None = None,
     seed: int | None = None,
+    layer_baselines: object = None,
 ) -> Attribution:
     """Attribute the selected output with IDGI on the straight-line or the blur path.
 
@@ -64,6 +65,8 @@ def idgi(
         batch_size, additional_forward_args, backend, output, return_delta, return_path,
             progress, seed: as :func:`intgrad.integrated_gradients` (``seed`` for the random
             baselines).
+        layer_baselines: with an Explainer of a ``layer``, the start activations of the
+            straight path (e.g. ``0`` for zero word embeddings), instead of ``baselines``.
 
     Returns:
         An :class:`~intgrad.Attribution` with ``algorithm="idgi"``.
@@ -73,7 +76,8 @@ def idgi(
         Integrated Gradients", CVPR.
     """
     planner = UniformDifferences(check_steps(steps))
-    inner = _inner_path(path, max_sigma, channels_last, baselines, inputs)
+    given = baselines if layer_baselines is None else layer_baselines
+    inner = _inner_path(path, max_sigma, channels_last, given, inputs)
     explainer = as_explainer(model, backend=backend, output=output)
     result = explainer.run(
         PathMethod(Reweighted(inner), planner, "idgi"),
@@ -87,6 +91,7 @@ def idgi(
         return_path=return_path,
         seed=seed,
         progress=progress,
+        layer_baselines=layer_baselines,
     )
     if isinstance(inner, BlurPath):
         result = dataclasses.replace(result, baselines=(f"blur(max_sigma={inner.max_sigma:g})",))
