@@ -124,6 +124,39 @@ def test_drift_names_the_shifted_feature_and_passes_the_skew_check(jobs, tmp_pat
     assert "age" in (tmp_path / "older.html").read_text()
 
 
+def test_the_ray_engine_writes_the_local_engines_rows(jobs, adult, tmp_path):
+    pytest.importorskip("ray")
+    job = tmp_path / "ray-job"
+    run = _run(
+        "tabular",
+        "explain",
+        adult["train"],
+        "--output-dir",
+        job,
+        "--steps",
+        "16",
+        "--cohort",
+        "sex",
+        "--shard-size",
+        "400",
+        "--engine",
+        "ray",
+        "--workers",
+        "2",
+        "--no-plots",
+        "--quiet",
+    )
+    assert run.returncode == 0, run.stderr
+    local = pd.read_csv(jobs["train"] / "attributions.csv")
+    remote = pd.read_csv(job / "attributions.csv")
+    assert remote["id"].tolist() == local["id"].tolist()  # every row once, in order
+    numbers = [c for c in local.columns if c not in {"id", "error", "predicted_label"}]
+    np.testing.assert_allclose(remote[numbers], local[numbers], rtol=1e-5, atol=1e-7)
+    ours, theirs = (json.loads((j / "summary.json").read_text()) for j in (jobs["train"], job))
+    assert (theirs["examples"], theirs["failed"]) == (ours["examples"], 0)
+    assert set(theirs["cohorts"]) == set(ours["cohorts"])
+
+
 def test_a_rerun_continues_the_job_and_changes_nothing(jobs, adult):
     job = jobs["test"]
     shard = job / "shards" / "part-00001.parquet"
