@@ -243,6 +243,7 @@ class Steps:
         self.ops, self.program, self.path, self.output = ops, program, path, output
         self.output_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.gradient = ops.compile(self._gradient)
+        self.accumulate = ops.compile(self._accumulate)
         self.forward = ops.compile(self._forward)
 
     def _selected(self, arrays: CallArrays, points: tuple[Any, ...], rows: DeviceRows) -> Any:
@@ -252,15 +253,29 @@ class Steps:
         row_targets = tuple(ops.take(t, rows.example_index) for t in arrays.targets)
         return select_outputs(ops, raw, row_targets, self.output, self.output_shapes)
 
-    def _gradient(
+    def _step(
         self, state: tuple[Any, ...], arrays: CallArrays, rows: DeviceRows
-    ) -> tuple[tuple[Any, ...], Any, Any]:
+    ) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
         ops, path = self.ops, self.path
         points = path.points(ops, arrays, rows)
         values, grads = ops.value_and_grad(lambda p: self._selected(arrays, p, rows), points)
         added = path.contribution(ops, arrays, rows, grads, state)
         slots = rows.start_index if path.per_start else rows.example_index
         state = tuple(ops.scatter_add(a, slots, c) for a, c in zip(state, added, strict=True))
+        return state, values, grads
+
+    def _accumulate(
+        self, state: tuple[Any, ...], arrays: CallArrays, rows: DeviceRows
+    ) -> tuple[Any, ...]:
+        """One chunk's rows into ``state``, nothing else (no F values or gradient means)."""
+        return self._step(state, arrays, rows)[0]
+
+    def _gradient(
+        self, state: tuple[Any, ...], arrays: CallArrays, rows: DeviceRows
+    ) -> tuple[tuple[Any, ...], Any, Any]:
+        """One chunk into ``state``, with each row's F value and mean gradient."""
+        ops = self.ops
+        state, values, grads = self._step(state, arrays, rows)
         count = sum(int(np.prod(ops.shape(g)[1:])) for g in grads)
         gradient_sums = ops.row_sums(grads[0])
         for g in grads[1:]:
@@ -318,10 +333,12 @@ def _run_rows(
             values = steps.forward(arrays, device)
             outputs.append(ops.to_host(values)[:real])
             continue
-        state, values, gradient_means = steps.gradient(state, arrays, device)
         if to_host:
+            state, values, gradient_means = steps.gradient(state, arrays, device)
             outputs.append(ops.to_host(values)[:real])
             means.append(ops.to_host(gradient_means)[:real])
+        else:  # nobody reads the rows' values: the step computes only the sums
+            state = steps.accumulate(state, arrays, device)
         on_chunk(real)
     joined = np.concatenate(outputs) if outputs else None
     return state, joined, (np.concatenate(means) if means else None)
