@@ -154,7 +154,7 @@ def test_a_padded_batch_gives_the_one_by_one_results(
     assert [e.length for e in encoded] == [9, 8, 10]
     assert list(length_groups(encoded, 32)) == [[1, 0, 2]]
     batches = _padded_batches(monkeypatch)
-    batch = _many(explainer.explain(list(SIMILAR), target="positive", steps=24))
+    batch = _many(explainer.explain(list(SIMILAR), target="positive", steps=24, max_padding=0.25))
     # One call, right-padded: the shorter texts end in padding the mask hides.
     (padded,) = batches
     assert padded.input_ids.shape == (3, 10)
@@ -168,6 +168,13 @@ def test_a_padded_batch_gives_the_one_by_one_results(
         np.testing.assert_allclose(e.f_input, alone.f_input, rtol=1e-5)
         np.testing.assert_allclose(e.delta, alone.delta, atol=1e-5)
     assert [b.input_ids.shape for b in batches[1:]] == [(1, 9), (1, 8), (1, 10)]
+    # On the CPU the default pads nothing: a text's own 24 rows already fill a chunk, and
+    # padded tokens cost as much as real ones; texts of equal length still share a call.
+    batches.clear()
+    default = _many(explainer.explain([*SIMILAR, SIMILAR[0]], target="positive", steps=24))
+    assert sorted(b.input_ids.shape for b in batches) == [(1, 8), (1, 10), (2, 9)]
+    for a, b in zip([*batch, batch[0]], default, strict=True):
+        np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-4, atol=1e-6)
     # Groups of one text each give the same again.
     single = _many(explainer.explain(list(SIMILAR), target="positive", steps=24, texts_per_call=1))
     for a, b in zip(batch, single, strict=True):
@@ -324,6 +331,7 @@ def test_bad_inputs_are_one_line_errors(explainer: TextExplainer) -> None:
             "as many tokens",
         ),
         (lambda: explainer.explain("ok", texts_per_call=0), "texts_per_call must be >= 1"),
+        (lambda: explainer.explain("ok", max_padding=-0.1), "max_padding must be a number"),
         (lambda: TextExplainer(layer="all"), "layer must be one of word, block"),
         (lambda: TextExplainer(output="odds"), "output must be one of"),
         (lambda: load_text_model("no-such-model"), "unknown text model 'no-such-model'"),
@@ -394,7 +402,7 @@ def test_decoder_only_models_pad_on_the_left(monkeypatch: pytest.MonkeyPatch) ->
     assert [e.length for e in encoded] == [21, 26]
     assert list(length_groups(encoded, 32)) == [[0, 1]]
     batches = _padded_batches(monkeypatch)
-    batch = _many(explainer.explain(texts, target="yes", steps=32))
+    batch = _many(explainer.explain(texts, target="yes", steps=32, max_padding=0.25))
     # One call, left-padded: the shorter text starts with 5 pads the mask hides, and its
     # position ids count from its first real token.
     (padded,) = batches

@@ -43,7 +43,7 @@ from intgrad.text.encode import (
 )
 from intgrad.text.explanation import TextExplanation
 from intgrad.text.models import TextModel
-from intgrad.text.predict import length_groups, resolve_text_model
+from intgrad.text.predict import MAX_PADDING, length_groups, resolve_text_model
 
 __all__ = [
     "EMBEDDING_LAYERS",
@@ -115,6 +115,15 @@ class TextExplainer:
             self._sessions[names] = (forward, session)
         return self._sessions[names]
 
+    def _max_padding(self, given: float | None) -> float:
+        if given is not None:
+            if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
+                raise ValueError(f"max_padding must be a number >= 0, got {given!r}")
+            return float(given)
+        parameter = next(iter(self.model.module.parameters()), None)
+        on_cpu = parameter is None or parameter.device.type == "cpu"
+        return 0.0 if on_cpu else MAX_PADDING
+
     def encode(self, texts: Sequence[str]) -> list[EncodedText]:
         """Tokenize each text (warning when one is truncated to the model's limit)."""
         return [encode_text(t, self.model.tokenizer, self.model.max_tokens) for t in texts]
@@ -139,6 +148,7 @@ class TextExplainer:
         steps: int | Literal["auto"] = 50,
         method: str | None = None,
         texts_per_call: int = 32,
+        max_padding: float | None = None,
         batch_size: int | None = None,
         tolerance: float = 0.01,
         max_steps: int = 513,
@@ -159,7 +169,12 @@ class TextExplainer:
             steps: gradient evaluations per text (default 50), or ``"auto"``.
             method: the quadrature rule of a fixed ``steps`` (default Gauss–Legendre).
             texts_per_call: the most texts padded and attributed together; texts are grouped
-                by length, with at most 25 % padding per group.
+                by length.
+            max_padding: the most padding a group may carry, as a fraction of its real tokens
+                (padded tokens cost the model as much as real ones). Default: 0 when the model
+                is on the CPU, where a text's own path rows already fill a chunk and a chunk
+                costs in proportion to its tokens (texts of one length still go together);
+                0.25 on an accelerator, where more rows per call are nearly free.
             batch_size: path rows per forward pass; default: sized to memory.
             tolerance, max_steps: the ``steps="auto"`` settings.
             return_path: record F and the mean gradient along the path per text.
@@ -195,7 +210,8 @@ class TextExplainer:
             "max_steps": max_steps,
             "return_path": return_path,
         }
-        for group in length_groups(encoded, texts_per_call):
+        padding = self._max_padding(max_padding)
+        for group in length_groups(encoded, texts_per_call, padding):
             explained = self._explain_group(
                 [encoded[i] for i in group],
                 [targets[i] for i in group],
