@@ -46,7 +46,6 @@ from intgrad.text.encode import TextBatch, pad_batch, pad_token_id
 from intgrad.text.explain import TextExplainer
 from intgrad.text.explanation import TextExplanation
 from intgrad.text.models import TextModel, load_text_model
-from intgrad.text.predict import length_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks-text.md"
@@ -266,7 +265,7 @@ def equal_settings(
 ) -> dict:
     prepared = prepare(model, explainer, texts)
     rows = core_chunk_rows(prepared, STEPS)
-    groups = [len(g) for g in length_groups(explainer.encode(texts), 32)]
+    groups = [len(g) for g in explainer.groups(explainer.encode(texts))]
     calls: dict[str, Callable[[], Timed]] = {
         "intgrad": lambda: run_intgrad(explainer, texts, STEPS),
         "chunk": lambda: run_captum(prepared, STEPS, rows),
@@ -457,8 +456,9 @@ def _equal_section(equal: dict) -> list[str]:
         "",
         f"Captum gets one padded batch of {equal['texts']} sentences ({equal['tokens_max']}"
         f" tokens wide, {equal['tokens_mean']:.1f} real tokens on average); intgrad's `explain`"
-        " sorts them by length and pads groups of"
-        f" {', '.join(str(g) for g in equal['groups'])} sentences. intgrad's time is the whole"
+        " sorts them by length and attributes groups of"
+        f" {', '.join(str(g) for g in equal['groups'])} sentences (on the CPU its default pads"
+        " nothing: each group holds sentences of one length). intgrad's time is the whole"
         " `TextExplainer.explain(texts, steps=50)` call — tokenizing, the forward pass that"
         " picks each target, the path, the completeness check and the per-text results;"
         " Captum's is `LayerIntegratedGradients.attribute` on the already padded tensors, with"
@@ -470,7 +470,7 @@ def _equal_section(equal: dict) -> list[str]:
     best = min(s["none"], s["chunk"])
     rows = [
         (
-            "intgrad `explain` (default: groups of similar length, at most 25 % padding)",
+            "intgrad `explain` (default on the CPU: groups of equal length, no padding)",
             s["intgrad"],
         ),
         (
@@ -573,9 +573,9 @@ def _throughput_section(speed: dict) -> list[str]:
         " chunk holds (section 1's profile): one sentence's 50 path rows are already a batch"
         " of some 1,300 tokens, which two cores cannot run faster per token in larger"
         " batches. So batching sentences saves only the per-call work (tokenizing, one"
-        " forward pass for the targets, the completeness check), while padding adds tokens"
-        " the model must still compute (`explain` groups texts of similar length, at most"
-        " 25 % padding per group; a call per sentence pads nothing). The goal needs an"
+        " forward pass for the targets, the completeness check), while padding would add"
+        " tokens the model must still compute (so on the CPU `explain` pads nothing: it"
+        " groups texts of equal length only). The goal needs an"
         " accelerator, where one sentence's rows leave most of the device idle.",
         "",
     ]

@@ -115,6 +115,16 @@ class TextExplainer:
             self._sessions[names] = (forward, session)
         return self._sessions[names]
 
+    def groups(
+        self,
+        encoded: Sequence[EncodedText],
+        texts_per_call: int = 32,
+        max_padding: float | None = None,
+    ) -> list[list[int]]:
+        """The indices of ``encoded`` that :meth:`explain` pads and attributes together: by
+        length, at most ``texts_per_call`` per group (``max_padding`` as in :meth:`explain`)."""
+        return list(length_groups(encoded, texts_per_call, self._max_padding(max_padding)))
+
     def _max_padding(self, given: float | None) -> float:
         if given is not None:
             if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
@@ -210,8 +220,7 @@ class TextExplainer:
             "max_steps": max_steps,
             "return_path": return_path,
         }
-        padding = self._max_padding(max_padding)
-        for group in length_groups(encoded, texts_per_call, padding):
+        for group in self.groups(encoded, texts_per_call, max_padding):
             explained = self._explain_group(
                 [encoded[i] for i in group],
                 [targets[i] for i in group],
