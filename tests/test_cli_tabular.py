@@ -32,6 +32,12 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _explain(data: Path, job: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``intgrad tabular explain`` with the settings every job here shares."""
+    settings = ("--steps", "16", "--cohort", "sex", "--shard-size", "400")
+    return _run("tabular", "explain", data, "--output-dir", job, *settings, *options)
+
+
 @pytest.fixture(scope="module")
 def adult(tmp_path_factory) -> dict[str, Path]:
     """Adult rows as CSV: a train sample, a test sample and a test sample shifted to older ages."""
@@ -51,19 +57,7 @@ def adult(tmp_path_factory) -> dict[str, Path]:
 def jobs(adult, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("jobs")
     for name, path in adult.items():
-        run = _run(
-            "tabular",
-            "explain",
-            path,
-            "--output-dir",
-            root / name,
-            "--steps",
-            "16",
-            "--cohort",
-            "sex",
-            "--shard-size",
-            "400",
-        )
+        run = _explain(path, root / name)
         assert run.returncode == 0, run.stderr
         assert "examples explained" in run.stdout
     return {name: root / name for name in adult}
@@ -127,24 +121,8 @@ def test_drift_names_the_shifted_feature_and_passes_the_skew_check(jobs, tmp_pat
 def test_the_ray_engine_writes_the_local_engines_rows(jobs, adult, tmp_path):
     pytest.importorskip("ray")
     job = tmp_path / "ray-job"
-    run = _run(
-        "tabular",
-        "explain",
-        adult["train"],
-        "--output-dir",
-        job,
-        "--steps",
-        "16",
-        "--cohort",
-        "sex",
-        "--shard-size",
-        "400",
-        "--engine",
-        "ray",
-        "--workers",
-        "2",
-        "--no-plots",
-        "--quiet",
+    run = _explain(
+        adult["train"], job, "--engine", "ray", "--workers", "2", "--no-plots", "--quiet"
     )
     assert run.returncode == 0, run.stderr
     local = pd.read_csv(jobs["train"] / "attributions.csv")
@@ -162,20 +140,7 @@ def test_a_rerun_continues_the_job_and_changes_nothing(jobs, adult):
     shard = job / "shards" / "part-00001.parquet"
     before = (job / "summary.json").read_text()
     shard.unlink()
-    run = _run(
-        "tabular",
-        "explain",
-        adult["test"],
-        "--output-dir",
-        job,
-        "--steps",
-        "16",
-        "--cohort",
-        "sex",
-        "--shard-size",
-        "400",
-        "--no-plots",
-    )
+    run = _explain(adult["test"], job, "--no-plots")
     assert run.returncode == 0, run.stderr
     assert "continuing the job" in run.stderr
     assert (job / "summary.json").read_text() == before
