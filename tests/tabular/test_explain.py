@@ -299,3 +299,101 @@ def test_background_problems_are_named(adult_model: TabularModel, adult_rows: An
         explainer.explain(adult_rows, baseline="mean", steps=4)
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         TabularExplainer(adult_model).explain(adult_rows, batch_size=0)
+
+
+def _unsplit(adult_model: TabularModel, output: Any) -> TabularExplainer:
+    """An explainer of the same function whose model is not a plain Sequential: not split."""
+    return TabularExplainer(
+        Counting(adult_model.module),
+        schema=adult_model.schema,
+        labels=adult_model.labels,
+        background=adult_model.background,
+        output=output,
+    )
+
+
+@pytest.mark.parametrize("baseline", ["median", "zeros", "sample:3", "row"])
+@pytest.mark.parametrize("output", ["probability", "logit"])
+def test_the_affine_head_gives_the_whole_models_numbers(
+    adult_model: TabularModel, adult_rows: Any, baseline: str, output: Any
+) -> None:
+    split = TabularExplainer(adult_model, output=output)
+    whole = _unsplit(adult_model, output)
+    assert split.affine_head() is not None and whole.affine_head() is None
+    chosen = adult_rows.iloc[0] if baseline == "row" else baseline
+    options: dict[str, Any] = {
+        "baseline": chosen,
+        "steps": 24,
+        "target": 1,
+        "method": "riemann_trapezoid",
+    }
+    ours, theirs = (
+        split.explain_arrays(adult_rows, **options),
+        whole.explain_arrays(adult_rows, **options),
+    )
+    scale = np.abs(theirs.attributions).max()
+    np.testing.assert_allclose(ours.attributions, theirs.attributions, rtol=0, atol=1e-5 * scale)
+    for field in ("f_input", "f_baseline", "delta"):
+        np.testing.assert_allclose(getattr(ours, field), getattr(theirs, field), rtol=0, atol=1e-5)
+    assert np.abs(theirs.delta).max() > 1e-4  # 24 trapezoid steps: a gap both must agree on
+    explained = split.explain(adult_rows, **options)
+    gap = explained.attributions.sum(axis=1) - (explained.f_input - explained.f_baseline)
+    np.testing.assert_allclose(gap, explained.delta, atol=FLOAT32)
+
+
+def test_models_that_are_not_plain_are_not_split(
+    adult_model: TabularModel, adult_rows: Any
+) -> None:
+    module = torch_mlp(mlp_weights(adult_model.module))
+    explainer = TabularExplainer(module, schema=adult_model.schema)
+    head = explainer.affine_head()
+    assert head is not None and head[0].weight is module[0].weight
+    plain = explainer.explain_arrays(adult_rows, steps=16)
+    seen: list[int] = []
+    handle = module[2].register_forward_hook(lambda m, i, o: seen.append(o.shape[0]))
+    try:
+        assert explainer.affine_head() is None  # a hook may do anything: the whole model runs
+        hooked = explainer.explain_arrays(adult_rows, steps=16)
+    finally:
+        handle.remove()
+    assert sum(seen) >= len(adult_rows) * 16  # the hook saw every path point
+    np.testing.assert_allclose(hooked.attributions, plain.attributions, rtol=0, atol=1e-6)
+    assert explainer.affine_head() is not None  # split again once the hook is gone
+    module[0] = torch.nn.Linear(87, 64)  # a new first layer: a new split
+    assert explainer.affine_head()[0].weight is module[0].weight
+
+    class Custom(torch.nn.Sequential):  # type: ignore[name-defined]
+        pass
+
+    custom = Custom(*_layers(adult_model))
+    assert TabularExplainer(custom, schema=adult_model.schema).affine_head() is None
+    relu_first = torch.nn.Sequential(torch.nn.ReLU(), *_layers(adult_model))
+    assert TabularExplainer(relu_first, schema=adult_model.schema).affine_head() is None
+
+
+def _layers(adult_model: TabularModel) -> list[Any]:
+    return list(torch_mlp(mlp_weights(adult_model.module)))
+
+
+def test_split_and_whole_calls_in_threads_leave_the_flags(
+    adult_model: TabularModel, adult_rows: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    module = torch_mlp(mlp_weights(adult_model.module))
+    module[2].weight.requires_grad_(False)
+    flags = [p.requires_grad for p in module.parameters()]
+    explainer = TabularExplainer(module, schema=adult_model.schema)
+    fixed = explainer.explain_arrays(adult_rows, steps=16)
+
+    def call(index: int) -> np.ndarray:  # "auto" runs the whole model, fixed steps the split
+        steps: Any = "auto" if index % 2 else 16
+        return explainer.explain_arrays(adult_rows, steps=steps).attributions
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(call, range(16)))
+    for index, attributions in enumerate(results):
+        if index % 2 == 0:
+            np.testing.assert_allclose(attributions, fixed.attributions, rtol=0, atol=1e-7)
+    assert [p.requires_grad for p in module.parameters()] == flags
+    assert all(p.grad is None for p in module.parameters())

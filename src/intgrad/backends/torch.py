@@ -686,6 +686,10 @@ def _channels_last_copy(model: Any) -> _ChannelsLast | None:
     return _ChannelsLast(private.to(memory_format=torch.channels_last))
 
 
+_Setting = tuple[Hashable, Callable[[], Any], Callable[[Any], Any]]
+"""A process-wide setting: its key, what applies it (returns the saved value), what restores it."""
+
+
 class _SharedSettings:
     """Process-wide settings changed for the duration of calls, counted across threads.
 
@@ -702,21 +706,29 @@ class _SharedSettings:
     def held(
         self, key: Hashable, apply: Callable[[], Any], restore: Callable[[Any], None]
     ) -> Iterator[None]:
+        with self.held_each([(key, apply, restore)]):
+            yield
+
+    @contextmanager
+    def held_each(self, entries: Sequence[_Setting]) -> Iterator[None]:
+        """:meth:`held` for several settings at once, each counted on its own key."""
         with self._lock:
-            count, saved = self._held.get(key, (0, None))
-            if count == 0:
-                saved = apply()
-            self._held[key] = (count + 1, saved)
+            for key, apply, _ in entries:
+                count, saved = self._held.get(key, (0, None))
+                if count == 0:
+                    saved = apply()
+                self._held[key] = (count + 1, saved)
         try:
             yield
         finally:
             with self._lock:
-                count, saved = self._held[key]
-                if count == 1:
-                    del self._held[key]
-                    restore(saved)
-                else:
-                    self._held[key] = (count - 1, saved)
+                for key, _, restore in entries:
+                    count, saved = self._held[key]
+                    if count == 1:
+                        del self._held[key]
+                        restore(saved)
+                    else:
+                        self._held[key] = (count - 1, saved)
 
 
 _SHARED = _SharedSettings()
@@ -726,22 +738,22 @@ def _frozen_parameters(model: Any) -> AbstractContextManager[None]:
     """Parameters' ``requires_grad`` off during the call, the user's flags restored after.
 
     Gradients with respect to inputs only: parameter gradients would cost time and memory and
-    would leak into the user's ``.grad`` fields.
+    would leak into the user's ``.grad`` fields. Counted per parameter, not per model: calls on
+    two models that share parameters (a model and a wrapper of it, a model and a slice of its
+    layers) overlap in any order and still restore the user's flags.
     """
     torch = _torch()
     parameters = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
 
-    def apply() -> list[bool]:
-        flags = [p.requires_grad for p in parameters]
-        for parameter in parameters:
+    def entry(parameter: Any) -> _Setting:
+        def apply() -> bool:
+            flag = bool(parameter.requires_grad)
             parameter.requires_grad_(False)
-        return flags
+            return flag
 
-    def restore(flags: list[bool]) -> None:
-        for parameter, flag in zip(parameters, flags, strict=True):
-            parameter.requires_grad_(flag)
+        return ("parameter", id(parameter)), apply, parameter.requires_grad_
 
-    return _SHARED.held(("parameters", id(model)), apply, restore)
+    return _SHARED.held_each([entry(p) for p in parameters])
 
 
 @contextmanager

@@ -117,8 +117,8 @@ class ShardJob:
                 f"the task returned {len(results.errors)} results for {len(batch.ids)} examples"
             )
         reject_non_finite(results)
-        members = cohort_membership(self.cohorts, batch.frame, len(batch.ids))
-        return results, summarise(results, members, self.metadata)
+        cohorts = cohort_membership(self.cohorts, batch.frame, len(batch.ids))
+        return results, summarise(results, cohorts, self.metadata)
 
     def write(self, shard: Shard, results: ExampleResults, summary: DatasetSummary) -> None:
         """Write one explained shard's file (atomically: it appears whole or not at all)."""

@@ -128,15 +128,25 @@ def cohort_names(cohorts: Sequence[Cohort]) -> list[str]:
     return names
 
 
-def cohort_membership(cohorts: Sequence[Cohort], frame: Any, count: int) -> list[list[str]]:
-    """Per example, the names of the cohorts it belongs to (``"column=value"`` or a name)."""
-    members: list[list[str]] = [[] for _ in range(count)]
-    for cohort in cohorts:
+def cohort_membership(cohorts: Sequence[Cohort], frame: Any, count: int) -> dict[str, np.ndarray]:
+    """Each cohort's members among ``count`` examples: name → shape (count,) bool mask.
+
+    A column cohort gives one entry per value (``"column=value"``), a predicate one entry
+    (its name); only cohorts with a member appear, in the order of their first member (ties:
+    the order of ``cohorts``). No per-example lists: a shard of many rows and no cohorts costs
+    nothing.
+    """
+    found: list[tuple[int, int, str, np.ndarray]] = []
+    for order, cohort in enumerate(cohorts):
         if isinstance(cohort, str):
             if frame is None or cohort not in frame.columns:
                 raise ValueError(f"cohort column {cohort!r} is not a column of the data")
-            for member, value in zip(members, frame[cohort].tolist(), strict=True):
-                member.append(f"{cohort}={_cohort_value(value)}")
+            labels = np.array(
+                [f"{cohort}={_cohort_value(v)}" for v in frame[cohort].tolist()], dtype=object
+            )
+            for name in dict.fromkeys(labels.tolist()):
+                mask = labels == name
+                found.append((int(np.argmax(mask)), order, name, mask))
         else:
             name, predicate = cohort
             mask = np.asarray(predicate(frame), dtype=bool).reshape(-1)
@@ -144,9 +154,13 @@ def cohort_membership(cohorts: Sequence[Cohort], frame: Any, count: int) -> list
                 raise ValueError(
                     f"cohort {name!r}'s predicate returned {mask.shape}, not ({count},)"
                 )
-            for member in (members[i] for i in np.flatnonzero(mask)):
-                member.append(str(name))
-    return members
+            if mask.any():
+                found.append((int(np.argmax(mask)), order, str(name), mask))
+    found.sort(key=lambda entry: entry[:2])
+    masks: dict[str, np.ndarray] = {}
+    for _, _, name, mask in found:  # two values of a column may print alike (1 and 1.0)
+        masks[name] = masks[name] | mask if name in masks else mask
+    return masks
 
 
 def _cohort_value(value: Any) -> str:
@@ -171,19 +185,16 @@ def _features(results: ExampleResults, mask: np.ndarray) -> FeatureSummary:
 
 
 def summarise(
-    results: ExampleResults, members: list[list[str]], metadata: dict[str, Any]
+    results: ExampleResults, cohorts: dict[str, np.ndarray], metadata: dict[str, Any]
 ) -> DatasetSummary:
-    """The summary of one shard: all explained examples, each cohort and predicted class."""
+    """The summary of one shard: all explained examples, each cohort and predicted class.
+
+    ``cohorts``: name → shape (examples,) bool mask, as :func:`cohort_membership` gives them.
+    """
     ok = results.ok
     outputs = np.stack([results.f_input, results.f_baseline, results.delta], axis=1)
-    cohorts: dict[str, np.ndarray] = {}
-    for position, names in enumerate(members):
-        for name in names:
-            cohorts.setdefault(name, np.zeros(len(ok), bool))[position] = True
-    classes: dict[str, np.ndarray] = {}
-    for position, label in enumerate(results.predicted_label):
-        if ok[position]:
-            classes.setdefault(label, np.zeros(len(ok), bool))[position] = True
+    labels = np.asarray(results.predicted_label, dtype=object)
+    classes = {label: ok & (labels == label) for label in dict.fromkeys(labels[ok].tolist())}
     return DatasetSummary(
         examples=len(ok),
         failed=int((~ok).sum()),

@@ -25,7 +25,13 @@ import pandas as pd
 from intgrad._core.result import Attribution
 from intgrad._core.session import Explainer
 from intgrad._core.targets import resolve_target
-from intgrad.tabular._frameworks import forward_logits, to_native, to_numpy
+from intgrad.tabular._frameworks import (
+    AffineHead,
+    affine_head,
+    forward_logits,
+    to_native,
+    to_numpy,
+)
 from intgrad.tabular.baselines import (
     Background,
     TabularBaseline,
@@ -219,6 +225,7 @@ class TabularExplainer:
             backend=self.model.framework,
             output="probability" if output == "probability" else None,
         )
+        self._head: tuple[AffineHead, Explainer] | None = None
         frame = background if background is not None else self.model.background
         self._background_frame = frame
         self._background: Background | None = None
@@ -282,14 +289,51 @@ class TabularExplainer:
             else tile_references(encoded, baseline.references)
         )
         module, framework = self.model.module, self.model.framework
-        result = self.session.attribute(
+        native, native_starts = (
             to_native(inputs, framework, module),
-            baselines=to_native(starts, framework, module),
-            target=np.tile(targets, count),
-            **options,
+            to_native(starts, framework, module),
         )
-        per_reference = to_numpy(result.attributions).astype(np.float64)
+        # Fixed steps only: "auto" plans its steps on the gradients it integrates.
+        split = self.affine_head() if isinstance(options["steps"], int) else None
+        if split is None:
+            result = self.session.attribute(
+                native, baselines=native_starts, target=np.tile(targets, count), **options
+            )
+            per_reference = to_numpy(result.attributions).astype(np.float64)
+        else:  # the same integral, the first layer's products once per row (see AffineHead)
+            head, rest = split
+            result = rest.attribute(
+                head.apply(native),
+                baselines=head.apply(native_starts),
+                target=np.tile(targets, count),
+                **options,
+            )
+            per_reference = head.input_attributions(result.attributions, native, native_starts)
         return per_reference.reshape(count, rows, -1), result
+
+    def affine_head(self) -> tuple[AffineHead, Explainer] | None:
+        """The model split at a first ``nn.Linear`` and a session of the rest, or ``None``.
+
+        A plain torch ``nn.Sequential`` starting with ``nn.Linear`` (the embedded MLPs) is
+        explained through :class:`~intgrad.tabular._frameworks.AffineHead`: the same
+        attributions, completeness gap and F values, with the first layer's products per row
+        rather than per path point, for a fixed number of steps (``"auto"`` plans its steps
+        on the integrated gradients, so it explains the whole model). Looked at on every
+        call, so a model that gains a hook or a new first layer is explained as it now is.
+        """
+        current = affine_head(self.model.module, self.model.framework)
+        if current is None:
+            return None
+        with self._lock:
+            if self._head is None or not self._head[0].same_modules(current):
+                rest = Explainer(
+                    current.rest,
+                    backend="torch",
+                    output=self.session.output,
+                    multiply_by_inputs=False,
+                )
+                self._head = (current, rest)
+            return self._head
 
     def _run(
         self,
