@@ -208,3 +208,30 @@ def test_a_sample_of_rows_is_bounded_spread_over_shards_and_repeatable(tmp_path)
     pd.testing.assert_frame_equal(result.sample(rows=1000)[0], everything)
     with pytest.raises(ValueError, match="rows must be a positive int"):
         result.sample(rows=0)
+
+
+def test_shards_folded_as_they_finish_in_any_order_give_the_same_summary(tmp_path):
+    from intgrad.datasets.job import ShardFold, shard_path
+
+    result = explain_dataset(frame(70), _task(), tmp_path, shard_size=16, cohorts=["group"])
+    shards = plan_shards(70, 16)
+    metadata = result.summary.metadata
+    fold = ShardFold(tmp_path, shards, metadata)
+    for index in (3, 1, 4, 1, 0, 2, 0):  # out of order, some twice (a retried shard)
+        fold.written(shards[index])
+    assert fold.position == len(shards) and not fold.ahead
+    assert fold.result().to_dict() == result.summary.to_dict()
+    # Shards already on disk before the pool started are folded from their files.
+    resumed = ShardFold(tmp_path, shards, metadata)
+    resumed.written(shards[4])  # 0..3 are on disk: folded up to 4 at once
+    assert resumed.position == len(shards)
+    assert resumed.result().to_dict() == result.summary.to_dict()
+    # A shard not written yet stops the fold there; the ones after it wait.
+    shard_path(tmp_path, 2).rename(tmp_path / "held")
+    waiting = ShardFold(tmp_path, shards, metadata)
+    waiting.written(shards[3])
+    assert waiting.position == 2 and set(waiting.ahead) == {3}
+    (tmp_path / "held").rename(shard_path(tmp_path, 2))
+    waiting.written(shards[2])
+    assert waiting.position == 5  # 2, the kept 3, and 4 from its file
+    assert waiting.result().to_dict() == result.summary.to_dict()

@@ -181,6 +181,22 @@ class ShardFold:
         self.ahead[shard.index] = summary
         self._fold_until(self.order[shard.index] + 1)
 
+    def written(self, shard: Shard) -> None:
+        """Take a shard another process has just written (shards may finish in any order):
+        its summary is read from its file, and the fold goes on as far as the shards in order
+        are in (kept ahead, or on disk). A shard already folded is not taken twice."""
+        if self.order[shard.index] < self.position:
+            return
+        self.ahead[shard.index] = self._read(shard)
+        while self.position < len(self.shards):
+            next_shard = self.shards[self.position]
+            if (
+                next_shard.index not in self.ahead
+                and not shard_path(self.directory, next_shard.index).exists()
+            ):
+                break
+            self._fold_until(self.position + 1)
+
     def result(self) -> DatasetSummary:
         """The fold of every shard; every shard must be there once."""
         self._fold_until(len(self.shards))
@@ -459,7 +475,11 @@ def explain_dataset(
     else:
         from intgrad.datasets.ray_engine import run_on_ray
 
-        run_on_ray(job, todo, workers, use_gpu, report)
+        def written(shard: Shard) -> None:
+            fold.written(shard)
+            report(shard.stop - shard.start)
+
+        run_on_ray(job, todo, workers, use_gpu, written)
     summary = fold.result()
     summary.save(directory / SUMMARY_FILE)
     paths = tuple(shard_path(directory, s.index) for s in shards)

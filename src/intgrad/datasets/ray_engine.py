@@ -118,9 +118,13 @@ def run_on_ray(
     shards: Sequence[Shard],
     workers: int,
     use_gpu: bool | None,
-    report: Callable[[int], None],
+    done: Callable[[Shard], None],
 ) -> None:
-    """Explain ``shards`` on a pool of ``workers`` Ray actors, until every shard is written."""
+    """Explain ``shards`` on a pool of ``workers`` Ray actors, until every shard is written.
+
+    ``done(shard)`` is called in this process as each shard's file is in place (in the order
+    they finish), so the caller folds the summaries while the actors work.
+    """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     if not shards:
@@ -133,7 +137,7 @@ def run_on_ray(
         ray.init(**local_cluster_options(workers))
     try:
         with _quiet(ray, started_here):
-            _run_passes(ray, job, shards, workers, use_gpu, report)
+            _run_passes(ray, job, shards, workers, use_gpu, done)
     finally:
         if started_here:
             ray.shutdown()
@@ -163,11 +167,11 @@ def _run_passes(
     shards: Sequence[Shard],
     workers: int,
     use_gpu: bool | None,
-    report: Callable[[int], None],
+    done: Callable[[Shard], None],
 ) -> None:
     cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
     pool_options(workers, len(shards), use_gpu, cluster_gpus)  # refuse a GPU job without GPUs
-    sizes = {s.index: s.stop - s.start for s in shards}
+    by_index = {s.index: s for s in shards}
     failure: BaseException | None = None
     for _ in range(_PASSES):
         todo = job.missing(shards)
@@ -185,7 +189,7 @@ def _run_passes(
         )
         try:
             for row in dataset.iter_rows():
-                report(sizes[int(row["index"])])
+                done(by_index[int(row["index"])])
         except Exception as error:  # an actor lost beyond Ray's retries: run what is missing
             failure = error
     if job.missing(shards):
